@@ -16,6 +16,8 @@ def _triple(value: int | tuple[int, ...] | list[int], what: str) -> Triple:
     if isinstance(value, int):
         return (value, value, value)
     values = tuple(int(v) for v in value)
+    if len(values) == 1:  # `k=3` in a spec string
+        return (values[0], values[0], values[0])
     if len(values) != 3:
         raise ProblemError(
             f"{what} needs 1 or 3 values, got {len(values)}: write e.g. {what}=3 or {what}=3x5x7"
