@@ -151,7 +151,7 @@ class _DeviceRedirect(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         kwargs = dict(kwargs or {})
-        if func is torch.Tensor.is_cuda.__get__:
+        if getattr(func, "__self__", None) is torch.Tensor.is_cuda:  # the property's getter
             return True  # wrappers that branch on is_cuda take their Triton path
         if func is torch.Tensor.cuda:
             return args[0].to(self.target)
