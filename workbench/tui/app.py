@@ -1,0 +1,336 @@
+"""The workbench app: one screen of panes over the core; `run_tui(args)` is the `tui` verb.
+
+The screen paints before anything heavy is imported: the kernel file (and torch with it) loads
+in a worker, compiles run in an exclusive worker debounced after each edit, trials run in a
+worker that passes a cancel Event down to the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from workbench.config import Config, config_key, format_config
+from workbench.errors import WorkbenchError
+from workbench.gpus import GPUS, find_gpu
+from workbench.problem import PRESETS, parse_problem
+from workbench.tui.bench_pane import BenchPane
+from workbench.tui.dialogs import AskText, HelpScreen, PickOne
+from workbench.tui.jobs import Jobs
+from workbench.tui.ncu_pane import NcuPane
+from workbench.tui.occupancy_pane import OccupancyPane
+from workbench.tui.params import ParamsPane
+from workbench.tui.source import SourcePane
+from workbench.tui.state import Workspace
+from workbench.tui.status import StatusLine, help_text
+from workbench.tui.target import TargetPane
+
+DEBOUNCE_S = 0.3
+
+
+class WorkbenchApp(Jobs, App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "conv3d-bench"
+    BINDINGS = [
+        Binding("r", "run", "Run", id="run"),
+        Binding("escape", "escape", "Cancel / leave field", id="cancel", show=False),
+        Binding("s", "save_as", "Save as", id="save_as"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("n", "ncu", "NCU", id="ncu"),
+        Binding("p", "pick_problem", "Problem", id="problem"),
+        Binding("t", "pick_target", "Target", id="target"),
+        Binding("o", "open_kernel", "Open", id="open"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        path: str | None = None,
+        problem: str | None = None,
+        gpu: str | None = None,
+        session: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._start = (path, problem, gpu, session)
+        self.ws: Workspace | None = None
+        self.config: Config = {}
+        self.config_ok = False
+        self.report: dict | None = None
+        self.report_key = ""
+        self.cancel_event: threading.Event | None = None
+        self._debounce = None
+        self.messages: list[str] = []  # every notification, for the status history and tests
+        # Shown before the kernel loads, so the first paint needs no torch.
+        self._gpu0 = find_gpu(gpu) if path is None or not path.endswith(".json") else GPUS["4090"]
+
+    # --- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        with Horizontal(id="main"):
+            yield SourcePane(id="source")
+            with Vertical(id="middle"):
+                yield ParamsPane(id="params")
+                yield TargetPane(self._gpu0, id="target")
+                yield NcuPane(id="ncu")
+            with Vertical(id="right"):
+                yield OccupancyPane("waiting for the kernel file…", id="occupancy")
+                yield BenchPane(id="bench")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for pane, title in (
+            ("#params", "Parameters"),
+            ("#target", "Target"),
+            ("#ncu", "NCU"),
+            ("#occupancy", "Occupancy"),
+            ("#bench", "Benchmark"),
+        ):
+            self.query_one(pane).border_title = title
+        self.query_one("#source").border_title = "Source"
+        self.query_one(TargetPane).show(self._gpu0)
+        path, problem, gpu, session = self._start
+        self.load_workspace(path, problem, gpu, session)
+
+    def notify(self, message: str, *args: Any, **kwargs: Any) -> None:
+        self.messages.append(str(message))
+        super().notify(message, *args, **kwargs)
+
+    # --- applying results (UI thread) ------------------------------------------------------
+    async def apply_workspace(self, ws: Workspace) -> None:
+        old, self.ws = self.ws, ws
+        self.report, self.report_key = None, ""  # numbers of the old target/problem are void
+        if old is not None and old.session is not ws.session:
+            old.session.close()
+        names = [t.name for t in ws.tunables]
+        self.sub_title = f"{ws.kf.name} · {ws.problem.label()} · {ws.gpu.name}"
+        # The file name only: the full path is in the open dialog (o), and snapshots stay portable.
+        self.query_one(SourcePane).show(ws.kf.source, Path(ws.kf.path).name, names)
+        self.query_one(TargetPane).show(ws.gpu)
+        self.query_one(BenchPane).show_trials(ws.session.trials)
+        status = self.query_one(StatusLine)
+        status.update_parts(device=ws.device, session=ws.session, saved=True)
+        for warning in ws.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        await self.query_one(ParamsPane).set_tunables(
+            ws.tunables, ws.config, ws.problem, ws.untunable
+        )
+
+    def apply_report(self, ws: Workspace, config: Config, report: dict) -> None:
+        if ws is not self.ws or config_key(config) != config_key(self.config):
+            return  # the user moved on; a newer inspect is on its way
+        self.report, self.report_key = report, config_key(config)
+        self.query_one(OccupancyPane).show_report(report, ws.gpu.arch)
+        source = report.get("resources", {}).get("source", "")
+        self.query_one(StatusLine).update_parts(numbers=f"{ws.gpu.sm} compile · {source}".strip())
+
+    def apply_trial(self, ws: Workspace, trial: dict, ncu: bool) -> None:
+        if ws is not self.ws:
+            return
+        self.query_one(BenchPane).show_trials(ws.session.trials)
+        self.query_one(StatusLine).update_parts(session=ws.session, saved=True)
+        if ncu:
+            self.query_one(NcuPane).show(trial)
+        status = trial.get("status")
+        severity = "information" if status == "ok" else "warning"
+        self.notify(
+            f"trial {trial.get('id')}: {status} {trial.get('message') or ''}", severity=severity
+        )
+
+    def set_activity(self, text: str) -> None:
+        self.query_one(StatusLine).update_parts(activity=text)
+
+    def trial_started(self, cancel: threading.Event, config: Config, ncu: bool) -> None:
+        self.cancel_event = cancel
+        what = "profiling" if ncu else "running"
+        self.set_activity(f"{what} {format_config(config)} (Esc cancels)")
+        self.refresh_bindings()
+
+    def trial_finished(self) -> None:
+        self.cancel_event = None
+        self.set_activity("")
+        self.refresh_bindings()
+
+    # --- messages from panes --------------------------------------------------------------
+    def on_params_pane_changed(self, event: ParamsPane.Changed) -> None:
+        self.config, self.config_ok = event.config, event.ok
+        occupancy = self.query_one(OccupancyPane)
+        if not event.ok:
+            occupancy.show_pending("fix the parameters to compile")
+            return
+        occupancy.show_pending("compiling…")
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_S, self._inspect_now)
+
+    def _inspect_now(self) -> None:
+        if self.ws is not None and self.config_ok:
+            self.inspect_config(self.ws, dict(self.config))
+
+    def on_bench_pane_restore(self, event: BenchPane.Restore) -> None:
+        self.query_one(ParamsPane).set_config(event.config)
+        self.notify(f"restored {format_config(event.config)}")
+
+    def on_target_pane_picked(self, event: TargetPane.Picked) -> None:
+        self._switch(gpu=event.key)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        err = event.worker.error
+        message = str(err) if isinstance(err, WorkbenchError | KeyError) else repr(err)
+        if event.worker.group == "inspect":
+            self.query_one(OccupancyPane).show_error(message)
+        else:
+            self.notify(message, title=f"{event.worker.group} failed", severity="error", timeout=12)
+        self.set_activity("")
+
+    # --- actions ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("run", "ncu", "export", "save_as") and self.ws is None:
+            return None  # shown greyed until the kernel file has loaded
+        return True
+
+    def _workspace_ready(self) -> Workspace | None:
+        if self.ws is None:
+            self.notify("still loading the kernel file", severity="warning")
+            return None
+        if self.cancel_event is not None:
+            self.notify("a trial is running; Esc cancels it", severity="warning")
+            return None
+        return self.ws
+
+    def action_run(self, ncu: bool = False) -> None:
+        ws = self._workspace_ready()
+        if ws is None:
+            return
+        if not self.config_ok:
+            self.notify(
+                "the parameters break a rule (see Parameters); fix them first", severity="error"
+            )
+            return
+        if ncu:
+            self.query_one(NcuPane).show_pending(format_config(self.config))
+        self.run_config(ws, dict(self.config), ncu)
+
+    def action_ncu(self) -> None:
+        if self.ws is not None and self.ws.mode != "gpu":
+            # Say it at once rather than after a whole interpreter trial.
+            self.query_one(NcuPane).show_unavailable("ncu needs a CUDA GPU; none here")
+            return
+        self.action_run(ncu=True)
+
+    def action_escape(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+            self.set_activity("cancelling…")
+        else:
+            self.screen.set_focus(None)  # leave a field so the letter keys act again
+
+    def action_save_as(self) -> None:
+        if (ws := self._workspace_ready()) is not None:
+            self.push_screen(
+                AskText("Save the session as", str(ws.session.path), "Enter saves, Esc cancels"),
+                self._save_as,
+            )
+
+    def _save_as(self, path: str | None) -> None:
+        if not path or self.ws is None:
+            return
+        try:
+            self.ws.session.save_as(path)
+        except (WorkbenchError, OSError) as err:
+            self.notify(str(err), title="save failed", severity="error")
+            return
+        self.query_one(StatusLine).update_parts(session=self.ws.session, saved=True)
+        self.notify(f"session saved as {path}")
+
+    def action_export(self) -> None:
+        if (ws := self._workspace_ready()) is None:
+            return
+        default = Path("exports") / f"{ws.kf.name}-{Path(ws.session.path).stem}.py"
+        self.push_screen(
+            AskText("Export the current config as a standalone kernel file", str(default)),
+            lambda path: path and self.export_to(ws, dict(self.config), Path(path)),
+        )
+
+    def action_pick_problem(self) -> None:
+        options = [(f"{k:<6} {p.label().split(': ', 1)[-1]}", k) for k, p in PRESETS.items()]
+        current = self.ws.problem.name if self.ws else ""
+        free = "or type a spec and press Enter:"
+        self.push_screen(PickOne("Problem", options, current, free), self._picked_problem)
+
+    def _picked_problem(self, text: str | None) -> None:
+        if text:
+            try:
+                self._switch(problem=parse_problem(text))
+            except WorkbenchError as err:
+                self.notify(str(err), title="problem", severity="error")
+
+    def action_pick_target(self) -> None:
+        options = [(f"{g.key:<10} {g.name}", g.key) for g in GPUS.values()]
+        current = self.ws.gpu.key if self.ws else ""
+        self.push_screen(
+            PickOne("Target GPU", options, current), lambda k: k and self._switch(gpu=k)
+        )
+
+    def action_open_kernel(self) -> None:
+        current = str(self.ws.kf.path) if self.ws else ""
+        self.push_screen(AskText("Open a kernel file (KernelBench format)", current), self._open)
+
+    def _open(self, path: str | None) -> None:
+        if path and self.ws is not None:
+            self.load_workspace(path, None, None, None, problem=self.ws.problem, gpu=self.ws.gpu)
+
+    def _switch(self, problem=None, gpu: str | None = None) -> None:
+        if self.ws is None:
+            return
+        try:
+            target = find_gpu(gpu) if gpu else self.ws.gpu
+        except KeyError as err:
+            self.notify(str(err.args[0]), severity="error")
+            return
+        self.load_workspace(
+            None, None, None, None, problem=problem or self.ws.problem, gpu=target, kf=self.ws.kf
+        )
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(help_text(self.BINDINGS)))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action not in ("quit", "escape"):
+                yield SystemCommand(
+                    b.description, f"key {b.key}", lambda a=b.action: self.run_action(a)
+                )
+
+    def on_unmount(self) -> None:
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+        if self.ws is not None:
+            self.ws.session.close()
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """The `conv3d-bench tui` verb. Bad arguments fail here, before the screen opens."""
+    path = getattr(args, "path", None)
+    if path and not Path(path).is_file():
+        raise WorkbenchError(f"{path} does not exist: give a kernel file or a session .json")
+    if not (path or "").endswith(".json"):
+        parse_problem(args.problem)
+        find_gpu(args.gpu)
+    app = WorkbenchApp(path, args.problem, args.gpu, getattr(args, "session", None))
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,86 @@
+"""The app's background work: loading, inspecting, trials, export. Thread workers only.
+
+Each job runs the core in a thread (compiles, trials in worker processes, torch imports) and
+hands plain results back to the UI thread with `call_from_thread`; failures are reported by
+the app's one `Worker.StateChanged` handler, so no job can crash the app.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.worker import get_current_worker
+
+from workbench.config import Config, config_key
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.state import Workspace
+
+
+class Jobs:
+    """Mixed into WorkbenchApp; `self` is the app."""
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_workspace(self: WorkbenchApp, *args: Any, **kwargs: Any) -> None:
+        from workbench.tui.state import build_workspace
+
+        self.call_from_thread(self.set_activity, "loading the kernel file…")
+        try:
+            ws = build_workspace(*args, previous=self.ws, **kwargs)
+        finally:
+            self.call_from_thread(self.set_activity, "")
+        self.call_from_thread(self.apply_workspace, ws)
+
+    @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
+    def inspect_config(self: WorkbenchApp, ws: Workspace, config: Config) -> None:
+        from workbench.inspect import inspect_config
+
+        self.call_from_thread(self.set_activity, f"compiling for {ws.gpu.sm}…")
+        try:
+            report = inspect_config(ws.kf, ws.problem, config, ws.gpu)
+        finally:
+            self.call_from_thread(self.set_activity, "")
+        if not get_current_worker().is_cancelled:  # a newer edit superseded this one
+            self.call_from_thread(self.apply_report, ws, config, report)
+
+    @work(thread=True, exclusive=True, group="trial", exit_on_error=False)
+    def run_config(self: WorkbenchApp, ws: Workspace, config: Config, ncu: bool = False) -> None:
+        from workbench.run import run_trial
+
+        cancel = threading.Event()
+        self.call_from_thread(self.trial_started, cancel, config, ncu)
+        previous = ws.session.latest()
+        try:
+            result = run_trial(
+                ws.kf,
+                ws.problem,
+                config,
+                gpu=ws.gpu,
+                previous=previous,
+                ncu=ncu,
+                cancel=cancel,
+                progress=lambda line: self.call_from_thread(self.set_activity, line),
+            )
+        finally:
+            self.call_from_thread(self.trial_finished)
+        if result.get("status") == "cancelled":  # nothing learned: keep it out of the session
+            self.call_from_thread(self.notify, "trial cancelled", severity="warning")
+            return
+        report = self.report if self.report_key == config_key(config) else None
+        trial = ws.session.record(config, report, result)  # autosaves atomically
+        self.call_from_thread(self.apply_trial, ws, trial, ncu)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def export_to(self: WorkbenchApp, ws: Workspace, config: Config, path: Path) -> None:
+        from workbench.export import export_kernel
+
+        trials = [t for t in ws.session.trials if t.get("config") == config]
+        numbers = trials[-1] if trials else None
+        text = export_kernel(ws.kf, config, ws.problem, ws.gpu, numbers=numbers)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        self.call_from_thread(self.notify, f"exported {config_key(config)} to {path}")
