@@ -10,6 +10,7 @@ Results are cached as JSON under ~/.cache/conv3d-bench/compile/ (or $CONV3D_BENC
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,11 +106,21 @@ def specialise(launch: Launch, gpu: GPU) -> Specialised:
         if hasattr(knobs.compilation, name):
             kwargs[name] = getattr(knobs.compilation, name)
     binder = create_function_from_signature(fn.signature, fn.params, backend)
-    bound_args, specialization, options = binder(**kwargs)
-    options, signature, constexprs, attrs = fn._pack_args(
-        backend, kwargs, bound_args, specialization, options
-    )
+    with _quiet_triton():
+        bound_args, specialization, options = binder(**kwargs)
+        options, signature, constexprs, attrs = fn._pack_args(
+            backend, kwargs, bound_args, specialization, options
+        )
     return Specialised(signature, constexprs, attrs, options, target)
+
+
+@contextlib.contextmanager
+def _quiet_triton() -> Iterator[None]:
+    """Triton 3.9 warns once that its FP-fusion default will change; a real launch would say
+    the same, and the workbench's output is no place for it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*TRITON_DEFAULT_FP_FUSION")
+        yield
 
 
 def _plain(value: Any) -> Any:
@@ -151,16 +163,14 @@ def compile_for_target(
     Raises CompileError (file:line) or OutOfResources (shared memory over the per-block limit).
     """
     launch = kf.capture_launch(problem, config)
-    with warnings.catch_warnings():
-        # Triton 3.9 warns once that its FP-fusion default will change; a real launch would too.
-        warnings.filterwarnings("ignore", message=".*TRITON_DEFAULT_FP_FUSION")
-        spec = specialise(launch, gpu)
-        key = cache_key(kf, launch, spec)
-        path = compile_cache_dir() / f"{key}.json"
-        resources = _read_cache(path)
-        if resources is None:
+    spec = specialise(launch, gpu)
+    key = cache_key(kf, launch, spec)
+    path = compile_cache_dir() / f"{key}.json"
+    resources = _read_cache(path)
+    if resources is None:
+        with _quiet_triton():
             resources = _compile(kf, launch, spec, gpu)
-            _write_cache(path, resources)
+        _write_cache(path, resources)
     _check_shared(resources, gpu)
     return resources, launch
 
