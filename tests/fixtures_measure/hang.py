@@ -1,0 +1,55 @@
+"""A kernel file whose wrapper never returns on real tensors, after starting a child
+process (its pid goes to $CONV3D_TEST_PID_FILE) that must be ended with it."""
+
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def scaled_copy_kernel(src_ptr, dst_ptr, n, scale, BLOCK_SIZE: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
+    mask = offs < n
+    tl.store(dst_ptr + offs, tl.load(src_ptr + offs, mask=mask) * scale, mask=mask)
+
+
+class ModelNew(nn.Module):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=False,
+    ):
+        super().__init__()
+        self.conv = nn.Conv3d(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias
+        )
+
+    def forward(self, x):
+        c = self.conv
+        ref = F.conv3d(x, c.weight, c.bias, c.stride, c.padding, c.dilation, c.groups)
+        y = torch.empty_like(ref)
+        n = ref.numel()
+        if x.device.type != "meta":  # the dry capture on meta tensors must still finish
+            import subprocess
+
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            if os.environ.get("CONV3D_TEST_PID_FILE"):
+                with open(os.environ["CONV3D_TEST_PID_FILE"], "w") as f:
+                    f.write(f"{os.getpid()} {child.pid}")
+            while True:
+                time.sleep(0.1)
+        grid = lambda META: (triton.cdiv(n, META["BLOCK_SIZE"]),)  # noqa: E731
+        scaled_copy_kernel[grid](ref, y, n, 1.0, BLOCK_SIZE=256)
+        return y
