@@ -280,7 +280,8 @@ def _bind(base: Any, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[st
     names = _param_names(base)
     params = {k: v for k, v in kwargs.items() if k in names}
     options = {k: v for k, v in kwargs.items() if k not in names}
-    bound = inspect.signature(base.fn).bind(*args, **params)
+    signature = getattr(base, "signature", None) or inspect.signature(base.fn)
+    bound = signature.bind(*args, **params)
     bound.apply_defaults()
     return dict(bound.arguments), options
 
@@ -511,8 +512,6 @@ class KernelFile:
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        import triton
-
         if mode == "interpreter" and not _interpreter_ready():
             raise KernelFileError(
                 "interpreter mode needs TRITON_INTERPRET=1 in the environment before triton is"
@@ -526,10 +525,9 @@ class KernelFile:
         sys.modules[name] = module  # dataclasses and Triton look the module up while it runs
         redirect = {"interpreter": "cpu", "dry": "meta"}.get(mode)
         try:
-            with triton.knobs.runtime.scope():
-                triton.knobs.runtime.interpret = mode == "interpreter"
-                with device_redirect(redirect) if redirect else contextlib.nullcontext():
-                    exec(code, module.__dict__)
+            redirecting = device_redirect(redirect) if redirect else contextlib.nullcontext()
+            with _interpret_knob(mode == "interpreter"), redirecting:
+                exec(code, module.__dict__)
         except WorkbenchError:
             raise
         except Exception as err:
@@ -734,6 +732,28 @@ def _precision_reason(launch: Launch) -> str:
             " `precision` tl.constexpr to set"
         )
     return "the kernel has no `precision` tl.constexpr"
+
+
+@contextlib.contextmanager
+def _interpret_knob(on: bool) -> Iterator[None]:
+    """`@triton.jit` makes interpreter functions exactly when this knob is on while it runs."""
+    import triton
+
+    knobs = getattr(triton, "knobs", None)
+    if knobs is not None and hasattr(knobs.runtime, "scope"):
+        with knobs.runtime.scope():
+            knobs.runtime.interpret = on
+            yield
+        return
+    saved = os.environ.get("TRITON_INTERPRET")  # older Triton reads the variable itself
+    os.environ["TRITON_INTERPRET"] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = saved
 
 
 def _interpreter_ready() -> bool:
