@@ -55,6 +55,8 @@ TRIAL_KEYS = (
 # The parts of an inspect report a trial keeps (the rest is recomputable from the config).
 INSPECT_KEYS = ("resources", "occupancy", "grid", "grid_blocks", "waves", "waste", "rules")
 OCCUPANCY_KEYS = ("blocks_per_sm", "limits", "limiters", "active_warps", "max_warps", "fraction")
+# Facts about this tool's cache, not the kernel: left out so records of one config compare equal.
+VOLATILE_RESOURCE_KEYS = ("compile_s", "cached")
 
 
 # --- plain data ---------------------------------------------------------------------------------
@@ -117,10 +119,16 @@ def summarize_inspect(report: dict | None) -> dict | None:
     if not report:
         return None
     out = {k: report[k] for k in INSPECT_KEYS if k in report}
+    if isinstance(out.get("resources"), dict):
+        out["resources"] = _trim_resources(out["resources"])
     occ = out.get("occupancy")
     if isinstance(occ, dict):
         out["occupancy"] = {k: occ[k] for k in OCCUPANCY_KEYS if k in occ} or occ
     return plain(out)
+
+
+def _trim_resources(resources: dict) -> dict:
+    return {k: v for k, v in resources.items() if k not in VOLATILE_RESOURCE_KEYS}
 
 
 def make_trial(config: dict, inspect_report: dict | None, result: dict, note: str = "") -> dict:
@@ -131,6 +139,13 @@ def make_trial(config: dict, inspect_report: dict | None, result: dict, note: st
 
 
 def order_trial(trial: dict) -> dict:
+    """Known keys in a fixed order, then the rest sorted; the session-level kernel record and
+    the launch's per-argument shapes (both the same for every trial) are left out."""
+    trial = {k: v for k, v in trial.items() if k != "kernel"}
+    if isinstance(trial.get("launch"), dict):
+        trial["launch"] = {k: v for k, v in trial["launch"].items() if k != "args"}
+    if isinstance(trial.get("resources"), dict):
+        trial["resources"] = _trim_resources(trial["resources"])
     out = {k: trial.get(k) for k in TRIAL_KEYS}
     out.update({k: trial[k] for k in sorted(trial) if k not in out})
     return plain(out)
@@ -409,6 +424,12 @@ class Session:
         if self.readonly:
             raise SessionError(f"{self.path} was opened read-only; it cannot take trials")
         record = dict(trial)
+        sha = (record.get("kernel") or {}).get("sha256")
+        if sha and sha != self.kernel.get("sha256"):
+            raise SessionError(
+                f"this trial ran kernel sha256 {sha[:12]}, but {self.path} records"
+                f" {str(self.kernel.get('sha256'))[:12]}; record it into another session file"
+            )
         if "inspect" in record and isinstance(record["inspect"], dict):
             record["inspect"] = summarize_inspect(record["inspect"])
         record["id"] = max((t.get("id", 0) for t in self.trials), default=0) + 1
