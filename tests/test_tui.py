@@ -167,6 +167,13 @@ async def test_pickers_and_help_do_not_crash() -> None:
         await wait_for(pilot, lambda: app.ws.gpu.key != "4090", 30, "the target switch")
         await loaded(pilot)
         assert app.report["target"]["key"] == app.ws.gpu.key
+        await pilot.press("escape", "s")  # save as: the session continues in the new file
+        await pilot.pause()
+        app.screen.query_one(Input).value = "elsewhere/mine.json"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert Path("elsewhere/mine.json").is_file()
+        assert Path(app.ws.session.path) == Path("elsewhere/mine.json")
 
 
 def test_main_screen_snapshot(snap_compare) -> None:

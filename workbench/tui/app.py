@@ -42,16 +42,24 @@ class WorkbenchApp(Jobs, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "conv3d-bench"
     BINDINGS = [
-        Binding("r", "run", "Run", id="run"),
-        Binding("escape", "escape", "Cancel / leave field", id="cancel", show=False),
-        Binding("s", "save_as", "Save as", id="save_as"),
-        Binding("e", "export", "Export", id="export"),
-        Binding("n", "ncu", "NCU", id="ncu"),
-        Binding("p", "pick_problem", "Problem", id="problem"),
-        Binding("t", "pick_target", "Target", id="target"),
-        Binding("o", "open_kernel", "Open", id="open"),
-        Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("r", "run", "Run", tooltip="compile, check against PyTorch, time; autosaves"),
+        Binding(
+            "escape",
+            "escape",
+            "Cancel",
+            show=False,
+            tooltip="cancel the running trial, or leave a field so the letter keys act",
+        ),
+        Binding("s", "save_as", "Save as", tooltip="continue the session in another file"),
+        Binding("e", "export", "Export", tooltip="write a standalone kernel file with this config"),
+        Binding("n", "ncu", "NCU", tooltip="Nsight Compute's key metrics for this config"),
+        Binding("p", "pick_problem", "Problem", tooltip="a KernelBench preset or a custom spec"),
+        Binding(
+            "t", "pick_target", "Target", tooltip="the GPU to compile and compute occupancy for"
+        ),
+        Binding("o", "open_kernel", "Open", tooltip="open another KernelBench-format kernel file"),
+        Binding("question_mark,f1", "help", "Help", tooltip="this screen"),
+        Binding("q", "quit", "Quit", tooltip="quit (the session is already saved)"),
     ]
 
     def __init__(
@@ -111,6 +119,7 @@ class WorkbenchApp(Jobs, App[int]):
     async def apply_workspace(self, ws: Workspace) -> None:
         old, self.ws = self.ws, ws
         self.report, self.report_key = None, ""  # numbers of the old target/problem are void
+        self.refresh_bindings()  # run/export/... were greyed until now
         if old is not None and old.session is not ws.session:
             old.session.close()
         names = [t.name for t in ws.tunables]

@@ -13,11 +13,23 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-from workbench.config import format_config
 from workbench.tui.charts import num
 
 NO_GPU = "timing needs a CUDA GPU: correctness ran in Triton's interpreter on the reduced problem"
 STATUS_STYLE = {"ok": "green", "wrong_result": "bold red", "cancelled": "dim"}
+
+
+def short_config(config: dict) -> str:
+    """`BLOCK_M=128,num_warps=8,...` -> `M128 N64 K32 w8 s3 tf32x3`: fits a table column."""
+    parts = []
+    for key, value in config.items():
+        if key.upper().startswith("BLOCK_"):
+            parts.append(f"{key[6:]}{value}")
+        elif key in ("num_warps", "num_stages"):
+            parts.append(f"{key[4]}{value}")
+        else:
+            parts.append(str(value))
+    return " ".join(parts)
 
 
 def _ms(trial: dict | None) -> float | None:
@@ -90,7 +102,7 @@ class BenchPane(Vertical):
             timing = trial.get("timing") or {}
             table.add_row(
                 str(trial.get("id", i + 1)),
-                format_config(trial.get("config") or {}),
+                short_config(trial.get("config") or {}),
                 Text(trial.get("status", "?"), style=STATUS_STYLE.get(trial.get("status"), "red")),
                 num(timing.get("median_ms"), ".4g"),
                 num(timing.get("tflops"), ".3g"),

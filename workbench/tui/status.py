@@ -73,10 +73,10 @@ Select a row in the history (Enter or click) to restore its config.
 
 
 def help_text(bindings: list[Any]) -> str:
-    rows = ["| key | action |", "|---|---|"]
+    rows = []
     for b in bindings:
         if isinstance(b, Binding):
             keys = " / ".join(k.replace("question_mark", "?") for k in b.key.split(","))
-            rows.append(f"| `{keys}` | {b.description} |")
-    rows.append("| `ctrl+p` | command palette |")
+            rows.append(f"- `{keys}` **{b.description}**: {b.tooltip}")
+    rows.append("- `ctrl+p` **command palette**: every action above, searchable")
     return FLOW + "\n".join(rows) + "\n"
