@@ -73,7 +73,9 @@ class _Source:
 
     def apply(self, edits: list[Edit]) -> str:
         out = self.data
-        for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        # From the end backwards; insertions at one offset keep their given order.
+        ordered = sorted(enumerate(edits), key=lambda ie: (ie[1].start, ie[0]), reverse=True)
+        for _, edit in ordered:
             out = out[: edit.start] + edit.text.encode("utf-8") + out[edit.end :]
         return out.decode("utf-8")
 
@@ -180,7 +182,15 @@ def bake_config(source: str, config: Config, path: str = "kernel") -> str:
                 " triton.Config(...) to reduce; write the configs as a list literal"
             )
         start, end = src.span(configs)
-        edits.append(Edit(start, end, _one_config(src, configs.elts[0], config)))
+        one = _one_config(src, configs.elts[0], config)
+        if configs.end_lineno != configs.lineno:  # keep a one-config-per-line layout
+            lines = src.text.splitlines()
+            elt_line = lines[configs.elts[0].lineno - 1]
+            close_line = lines[configs.end_lineno - 1]  # type: ignore[index]
+            indent = elt_line[: len(elt_line) - len(elt_line.lstrip())]
+            close = close_line[: len(close_line) - len(close_line.lstrip())]
+            one = f"[\n{indent}{one[1:-1]},\n{close}]"
+        edits.append(Edit(start, end, one))
         tuned = _config_kwargs(configs.elts[0])
         for key in [*tuned, *LAUNCH_KEYS]:
             remaining.pop(key, None)
@@ -279,9 +289,10 @@ def header(
 ) -> list[str]:
     from workbench.session import problem_id
 
+    pid = problem_id(problem)  # a preset id, or a spec string `--problem` accepts
     lines = [
         f"{HEADER_FIRST} of {kf_name}, tuned for {gpu.name} ({gpu.sm})",
-        f"# problem: {problem_id(problem)} ({problem.label()})",
+        f"# problem: {problem.label() if pid == problem.name else pid}",
         f"# config: {format_config(config)}",
     ]
     lines += [f"# {line}" for line in describe_numbers(numbers)]
