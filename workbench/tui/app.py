@@ -9,36 +9,34 @@ from __future__ import annotations
 
 import argparse
 import threading
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from workbench.config import Config, config_key, format_config
 from workbench.errors import WorkbenchError
 from workbench.gpus import GPUS, find_gpu
-from workbench.problem import PRESETS, parse_problem
+from workbench.problem import parse_problem
+from workbench.tui.actions import Actions
 from workbench.tui.bench_pane import BenchPane
-from workbench.tui.dialogs import AskText, HelpScreen, PickOne
 from workbench.tui.jobs import Jobs
 from workbench.tui.ncu_pane import NcuPane
 from workbench.tui.occupancy_pane import OccupancyPane
 from workbench.tui.params import ParamsPane
 from workbench.tui.source import SourcePane
 from workbench.tui.state import Workspace
-from workbench.tui.status import StatusLine, help_text
+from workbench.tui.status import StatusLine
 from workbench.tui.target import TargetPane
 
 DEBOUNCE_S = 0.3
 
 
-class WorkbenchApp(Jobs, App[int]):
+class WorkbenchApp(Actions, Jobs, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "conv3d-bench"
     BINDINGS = [
@@ -127,6 +125,7 @@ class WorkbenchApp(Jobs, App[int]):
         # The file name only: the full path is in the open dialog (o), and snapshots stay portable.
         self.query_one(SourcePane).show(ws.kf.source, Path(ws.kf.path).name, names)
         self.query_one(TargetPane).show(ws.gpu)
+        self.query_one(TargetPane).show_local(ws.mode, ws.device)
         self.query_one(BenchPane).show_trials(ws.session.trials)
         status = self.query_one(StatusLine)
         status.update_parts(device=ws.device, session=ws.session, saved=True)
@@ -201,6 +200,12 @@ class WorkbenchApp(Jobs, App[int]):
         message = str(err) if isinstance(err, WorkbenchError | KeyError) else repr(err)
         if event.worker.group == "inspect":
             self.query_one(OccupancyPane).show_error(message)
+        elif (
+            event.worker.group == "load" and self.ws is None
+        ):  # nothing on screen yet: say why there
+            self.query_one(SourcePane).show_error(message)
+            self.query_one(OccupancyPane).show_error("no kernel file loaded")
+            self.notify(message, title="load failed", severity="error", timeout=12)
         else:
             self.notify(message, title=f"{event.worker.group} failed", severity="error", timeout=12)
         self.set_activity("")
@@ -246,84 +251,6 @@ class WorkbenchApp(Jobs, App[int]):
             self.set_activity("cancelling…")
         else:
             self.screen.set_focus(None)  # leave a field so the letter keys act again
-
-    def action_save_as(self) -> None:
-        if (ws := self._workspace_ready()) is not None:
-            self.push_screen(
-                AskText("Save the session as", str(ws.session.path), "Enter saves, Esc cancels"),
-                self._save_as,
-            )
-
-    def _save_as(self, path: str | None) -> None:
-        if not path or self.ws is None:
-            return
-        try:
-            self.ws.session.save_as(path)
-        except (WorkbenchError, OSError) as err:
-            self.notify(str(err), title="save failed", severity="error")
-            return
-        self.query_one(StatusLine).update_parts(session=self.ws.session, saved=True)
-        self.notify(f"session saved as {path}")
-
-    def action_export(self) -> None:
-        if (ws := self._workspace_ready()) is None:
-            return
-        default = Path("exports") / f"{ws.kf.name}-{Path(ws.session.path).stem}.py"
-        self.push_screen(
-            AskText("Export the current config as a standalone kernel file", str(default)),
-            lambda path: path and self.export_to(ws, dict(self.config), Path(path)),
-        )
-
-    def action_pick_problem(self) -> None:
-        options = [(f"{k:<6} {p.label().split(': ', 1)[-1]}", k) for k, p in PRESETS.items()]
-        current = self.ws.problem.name if self.ws else ""
-        free = "or type a spec and press Enter:"
-        self.push_screen(PickOne("Problem", options, current, free), self._picked_problem)
-
-    def _picked_problem(self, text: str | None) -> None:
-        if text:
-            try:
-                self._switch(problem=parse_problem(text))
-            except WorkbenchError as err:
-                self.notify(str(err), title="problem", severity="error")
-
-    def action_pick_target(self) -> None:
-        options = [(f"{g.key:<10} {g.name}", g.key) for g in GPUS.values()]
-        current = self.ws.gpu.key if self.ws else ""
-        self.push_screen(
-            PickOne("Target GPU", options, current), lambda k: k and self._switch(gpu=k)
-        )
-
-    def action_open_kernel(self) -> None:
-        current = str(self.ws.kf.path) if self.ws else ""
-        self.push_screen(AskText("Open a kernel file (KernelBench format)", current), self._open)
-
-    def _open(self, path: str | None) -> None:
-        if path and self.ws is not None:
-            self.load_workspace(path, None, None, None, problem=self.ws.problem, gpu=self.ws.gpu)
-
-    def _switch(self, problem=None, gpu: str | None = None) -> None:
-        if self.ws is None:
-            return
-        try:
-            target = find_gpu(gpu) if gpu else self.ws.gpu
-        except KeyError as err:
-            self.notify(str(err.args[0]), severity="error")
-            return
-        self.load_workspace(
-            None, None, None, None, problem=problem or self.ws.problem, gpu=target, kf=self.ws.kf
-        )
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(help_text(self.BINDINGS)))
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.action not in ("quit", "escape"):
-                yield SystemCommand(
-                    b.description, f"key {b.key}", lambda a=b.action: self.run_action(a)
-                )
 
     def on_unmount(self) -> None:
         if self.cancel_event is not None:

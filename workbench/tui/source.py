@@ -51,3 +51,8 @@ class SourcePane(VerticalScroll):
         if marked:
             # Start at the config block so the tunables are in view.
             self.call_after_refresh(self.scroll_to, 0, max(0, min(marked) - 3), animate=False)
+
+    def show_error(self, message: str) -> None:
+        self._body.update(
+            f"[b red]cannot load the kernel file[/]\n{message}\n\npress o to open another"
+        )

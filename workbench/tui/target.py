@@ -54,7 +54,6 @@ class TargetPane(VerticalScroll):
     def __init__(self, gpu: GPU, **kwargs) -> None:
         super().__init__(**kwargs)
         self.gpu = gpu
-        self._local: GPU | None = None
         self._quiet = False  # set while the app changes the Select, so no Picked echoes back
 
     def compose(self) -> ComposeResult:
@@ -63,6 +62,7 @@ class TargetPane(VerticalScroll):
             options, value=self.gpu.key, allow_blank=False, id="target-select", compact=True
         )
         yield Static(limits_table(self.gpu), id="target-limits")
+        yield Static("local: …", id="target-local")
 
     def show(self, gpu: GPU) -> None:
         self.gpu = gpu
@@ -75,15 +75,10 @@ class TargetPane(VerticalScroll):
                 select.value = gpu.key
             self._quiet = False
 
-    def add_local(self, local: GPU) -> None:
-        """Offer the local device (found in a worker after first paint) in the list."""
-        self._local = local
-        options = [(f"{g.key:<10} {g.name}", g.key) for g in GPUS.values()]
-        options.append((f"{'local':<10} {local.name}", "local"))
-        select = self.query_one(Select)
-        with select.prevent(Select.Changed):
-            select.set_options(options)
-            select.value = self.gpu.key if self.gpu.key in GPUS else "local"
+    def show_local(self, mode: str, device: str) -> None:
+        """The machine's own device (read without initialising CUDA here: trials own CUDA)."""
+        text = f"local: {device}" if mode == "gpu" else "local: no CUDA GPU"
+        self.query_one("#target-local", Static).update(text)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
