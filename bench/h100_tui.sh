@@ -27,7 +27,7 @@ for i in $(seq 1 50); do
 done
 sleep 3
 tmux capture-pane -p -t wb > "$out/tui-h100-trial.txt"
-sleep 60  # let the screenshot timer fire
+sleep 35  # let the screenshot timer (70 s after start) fire
 tmux send-keys -t wb q
 sleep 2
 cat "$out/tui-h100-trial.txt"
