@@ -17,7 +17,7 @@ import torch
 from workbench import ncu
 from workbench.kernelfile import KernelFile
 from workbench.problem import parse_problem
-from workbench.run import compare, run_trial
+from workbench.run import compare, keep_warm, run_trial
 
 HERE = Path(__file__).resolve().parent
 FIX = HERE / "fixtures_measure"
@@ -123,6 +123,20 @@ def test_cancel_ends_the_worker(tmp_path, monkeypatch) -> None:
     assert seen, "no progress reported"
     worker, child = map(int, pid_file.read_text().split())
     assert not _alive(worker) and not _alive(child)
+
+
+def test_warm_spares_run_trials_and_are_ended() -> None:
+    keep_warm(True)
+    try:
+        crashed = run_trial(KernelFile.load(FIX / "abort.py"), TINY, {})
+        after = run_trial(KernelFile.load(FIX / "copy_ok.py"), TINY, {})
+        spares = psutil.Process().children()
+        assert spares, "keep_warm started no spare worker"
+    finally:
+        keep_warm(False)
+    assert crashed["status"] == "runtime_fault"
+    assert after["status"] == "ok", after["message"]
+    assert not any(_alive(p.pid) for p in spares)
 
 
 def test_abort_is_runtime_fault() -> None:

@@ -44,8 +44,17 @@ class TrialFailure(Exception):
         self.status, self.message, self.detail = status, message, detail
 
 
+_marks: list[tuple[str, float]] = []  # (phase, start time): where a worker's seconds go
+
+
 def progress(text: str) -> None:
+    _marks.append((text, time.perf_counter()))
     print(PROGRESS_PREFIX + text, flush=True)
+
+
+def _phases(started: float, ended: float) -> dict[str, float]:
+    marks = [("start (imports)", started), *_marks, ("", ended)]
+    return {name: round(marks[i + 1][1] - t, 3) for i, (name, t) in enumerate(marks[:-1])}
 
 
 # --- classification ---------------------------------------------------------------------------
@@ -450,6 +459,7 @@ def trial(request: dict, out: dict) -> None:
     progress("building inputs and model")
     module, model, x, device = _build(kf, run_problem, mode)
     w, b = _find_params(model, run_problem)
+    progress("fp64 and fp32 references")
     with torch.no_grad():
         ref64 = _conv(run_problem, x.double(), w.double(), None if b is None else b.double())
         ref32 = _conv(run_problem, x, w, b)
@@ -539,7 +549,9 @@ def run_request(request: dict) -> dict:
         if failure.detail:
             out["detail"] = failure.detail
     out.pop("_code_path", None)
-    out["worker_s"] = time.perf_counter() - started
+    ended = time.perf_counter()
+    out["worker_s"] = ended - started
+    out["phases_s"] = _phases(started, ended)
     return out
 
 
@@ -552,6 +564,22 @@ def sanitize(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [sanitize(v) for v in value]
     return value
+
+
+def serve() -> None:
+    """A worker started ahead of its trial: import the heavy modules, then run the one request
+    whose paths arrive on stdin (`REQUEST<TAB>RESULT`). An empty line or EOF: exit."""
+    import torch  # noqa: F401
+    import triton  # noqa: F401
+
+    import workbench.compile  # noqa: F401
+    import workbench.inspect  # noqa: F401
+    import workbench.kernelfile  # noqa: F401
+
+    line = sys.stdin.readline().strip()
+    if not line:
+        os._exit(0)
+    main(line.split("\t"))
 
 
 def main(argv: list[str]) -> None:
@@ -568,4 +596,7 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        main(sys.argv[1:])

@@ -16,6 +16,7 @@ Usable from a plain script:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -99,62 +100,81 @@ def _wait_gone(procs: list[psutil.Process], timeout: float) -> None:
             time.sleep(0.02)
 
 
-def run_worker(
-    argv: list[str],
+@dataclass
+class Worker:
+    """A started worker process and the file that collects its stderr."""
+
+    proc: subprocess.Popen
+    err_file: Any
+    env: dict[str, str]
+
+
+def spawn(argv: list[str], env: dict[str, str] | None, stdin_pipe: bool = False) -> Worker:
+    # Closed by supervise() or close_spares(), which outlive this call.
+    err_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=err_file,
+        env=env,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # Ctrl-C in the terminal reaches the parent, which ends us
+    )
+    return Worker(proc, err_file, dict(env or {}))
+
+
+def supervise(
+    worker: Worker,
     timeout_s: float,
     *,
-    env: dict[str, str] | None = None,
     cancel: threading.Event | None = None,
     progress: Callable[[str], None] | None = None,
     result_path: Path | None = None,
 ) -> WorkerOutcome:
-    """Run `argv` as a worker: stdout lines with the progress prefix go to `progress`."""
+    """Wait for a worker under a time limit and a cancel flag; end its tree if either trips.
+
+    Stdout lines with the progress prefix go to `progress`; the rest is kept."""
     from workbench.measure import PROGRESS_PREFIX  # light: measure imports torch lazily
 
     started = time.monotonic()
-    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as err_file:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=err_file,
-            env=env,
-            text=True,
-            errors="replace",
-            start_new_session=True,  # Ctrl-C in the terminal reaches the parent, which ends us
-        )
-        out_lines: list[str] = []
+    proc = worker.proc
+    out_lines: list[str] = []
 
-        def pump() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith(PROGRESS_PREFIX):
-                    if progress is not None:
-                        with contextlib.suppress(Exception):
-                            progress(line[len(PROGRESS_PREFIX) :].rstrip("\n"))
-                elif len(out_lines) < 2000:
-                    out_lines.append(line)
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(PROGRESS_PREFIX):
+                if progress is not None:
+                    with contextlib.suppress(Exception):
+                        progress(line[len(PROGRESS_PREFIX) :].rstrip("\n"))
+            elif len(out_lines) < 2000:
+                out_lines.append(line)
 
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        timed_out = cancelled = False
-        try:
-            while proc.poll() is None:
-                if cancel is not None and cancel.is_set():
-                    cancelled = True
-                    break
-                if time.monotonic() - started > timeout_s:
-                    timed_out = True
-                    break
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=0.05)
-        finally:
-            if proc.poll() is None:
-                kill_tree(proc.pid)
-                proc.wait()
-            reader.join(timeout=2)
-        err_file.seek(0)
-        stderr_tail = "".join(err_file.readlines()[-DETAIL_LINES:])
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    timed_out = cancelled = False
+    stderr_tail = ""
+    try:
+        while proc.poll() is None:
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            if time.monotonic() - started > timeout_s:
+                timed_out = True
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=0.05)
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
+            proc.wait()
+        reader.join(timeout=2)
+        with contextlib.suppress(OSError, ValueError):
+            worker.err_file.seek(0)
+            stderr_tail = "".join(worker.err_file.readlines()[-DETAIL_LINES:])
+        worker.err_file.close()
     result = None
     if not (timed_out or cancelled) and result_path is not None and result_path.is_file():
         with contextlib.suppress(OSError, ValueError):
@@ -168,6 +188,78 @@ def run_worker(
         "".join(out_lines),
         time.monotonic() - started,
     )
+
+
+def run_worker(
+    argv: list[str],
+    timeout_s: float,
+    *,
+    env: dict[str, str] | None = None,
+    cancel: threading.Event | None = None,
+    progress: Callable[[str], None] | None = None,
+    result_path: Path | None = None,
+) -> WorkerOutcome:
+    """Run `argv` as a worker (see supervise)."""
+    return supervise(
+        spawn(argv, env), timeout_s, cancel=cancel, progress=progress, result_path=result_path
+    )
+
+
+# --- warm spares --------------------------------------------------------------------------
+# Importing torch and Triton costs 2-5 s per worker. With keep_warm(True) a spare worker per
+# mode is started after each trial: it imports them and waits for one request on stdin. Each
+# worker still runs exactly one trial, so no CUDA context outlives a trial.
+_spares: dict[str, Worker] = {}
+_spares_lock = threading.Lock()
+_keep_warm = False
+
+
+def keep_warm(on: bool = True) -> None:
+    """Keep a pre-imported spare worker ready for the next trial (for the TUI and scripts that
+    run many trials). Off by default: a one-shot CLI call would only waste the spare."""
+    global _keep_warm
+    _keep_warm = on
+    if not on:
+        close_spares()
+
+
+def close_spares() -> None:
+    with _spares_lock:
+        spares = list(_spares.values())
+        _spares.clear()
+    for spare in spares:
+        if spare.proc.poll() is None:
+            kill_tree(spare.proc.pid)
+            spare.proc.wait()
+        spare.err_file.close()
+
+
+atexit.register(close_spares)
+
+
+def _serve_argv() -> list[str]:
+    return [sys.executable, "-m", "workbench.measure", "--serve"]
+
+
+def _take_spare(mode: str, env: dict[str, str]) -> Worker | None:
+    with _spares_lock:
+        spare = _spares.pop(mode, None)
+    if spare is None:
+        return None
+    if spare.proc.poll() is None and spare.env == env:
+        return spare
+    if spare.proc.poll() is None:  # started under another environment: not this trial's
+        kill_tree(spare.proc.pid)
+        spare.proc.wait()
+    spare.err_file.close()
+    return None
+
+
+def _start_spare(mode: str, env: dict[str, str]) -> None:
+    with _spares_lock:
+        if mode in _spares:
+            return
+        _spares[mode] = spawn(_serve_argv(), env, stdin_pipe=True)
 
 
 def _death(returncode: int | None) -> str:
@@ -326,19 +418,26 @@ def _run_request(
     progress: Callable[[str], None] | None,
     prefix: list[str] | None = None,
 ) -> WorkerOutcome:
+    """One request in one worker: a warm spare if there is one (keep_warm), else a new one."""
+    env = _worker_env(mode)
     with tempfile.TemporaryDirectory(prefix="conv3d-bench-") as tmp:
         req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(json.dumps(request), encoding="utf-8")
-        argv = [*(prefix or []), sys.executable, "-m", "workbench.measure", str(req_path)]
-        argv.append(str(res_path))
-        return run_worker(
-            argv,
-            limit,
-            env=_worker_env(mode),
-            cancel=cancel,
-            progress=progress,
-            result_path=res_path,
-        )
+        if prefix:  # a wrapper such as ncu: start the worker under it
+            argv = [*prefix, sys.executable, "-m", "workbench.measure", str(req_path)]
+            argv.append(str(res_path))
+            worker = spawn(argv, env)
+        else:
+            worker = _take_spare(mode, env) or spawn(_serve_argv(), env, stdin_pipe=True)
+            assert worker.proc.stdin is not None
+            try:
+                worker.proc.stdin.write(f"{req_path}\t{res_path}\n")
+                worker.proc.stdin.close()
+            except OSError:
+                pass  # the worker died already: supervise() reports how
+        if _keep_warm and not prefix:
+            _start_spare(mode, env)  # imports while this trial runs
+        return supervise(worker, limit, cancel=cancel, progress=progress, result_path=res_path)
 
 
 def _merge(result: dict, outcome: WorkerOutcome, limit: float) -> None:
