@@ -287,3 +287,18 @@ def test_writer_in_another_process_is_named(tmp_path, kf):
         path, kf, PROBLEM, GPU, CONFIG, INSPECT, result()
     )  # the dead writer's lock is gone
     assert len(Session.load(path, readonly=True).trials) == 1
+
+
+def test_save_as_moves_the_lock_and_never_overwrites(tmp_path, kf):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    s = Session.create(first, kf, PROBLEM, GPU)
+    s.record(CONFIG, INSPECT, result())
+    s.save_as(first)  # the same file: just a save
+    s.save_as(second)
+    assert s.path == second and len(Session.load(second, readonly=True).trials) == 1
+    Session.load(first).close()  # the old file was released
+    with pytest.raises(SessionError, match="is open for writing"):
+        Session.load(second)
+    with pytest.raises(SessionError, match="already exists"):
+        s.save_as(first)
+    s.close()

@@ -203,7 +203,10 @@ class WriterLock:
 
     def acquire(self, display: str) -> None:
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise SessionError(f"cannot open {display} for writing: {err.strerror}") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:
@@ -456,11 +459,19 @@ class Session:
             raise SessionError(f"{self.path} was opened read-only; it cannot be saved")
         with self._saving:
             self.data["updated"] = now_utc()
-            atomic_write_text(self.path, dumps(self.data))
+            try:
+                atomic_write_text(self.path, dumps(self.data))
+            except OSError as err:
+                raise SessionError(f"cannot save {self.path}: {err.strerror or err}") from None
 
     def save_as(self, path: str | Path) -> Session:
         """Copy this session to a new file and continue there (the old file is released)."""
         path = Path(path)
+        if path.resolve() == self.path.resolve() and not self.readonly:
+            self.save()
+            return self
+        if path.exists():  # never overwrite another session's work
+            raise SessionError(f"{path} already exists; choose another name")
         lock = WriterLock(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(str(path))
