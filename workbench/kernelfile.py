@@ -593,14 +593,15 @@ class KernelFile:
         return launches
 
     def capture_launch(self, problem: Problem, config: Config | None = None) -> Launch:
-        """The launch to tune: the first one whose kernel has tunable block sizes, else the first."""
+        """The launch to tune: the main kernel, not a helper launch (a weight split, a zeroing).
+
+        Ranked by: autotuned or block sizes under a META grid, a `precision` constexpr, the number
+        of block sizes, then the grid's size; the first launch wins a tie.
+        """
         key = (problem, config_key(config or {}))
         if key not in self._captures:
             launches = self.capture_launches(problem, config)
-            tunable = [
-                ln for ln in launches if ln.autotuned or any(map(_is_block_name, ln.constexprs))
-            ]
-            self._captures[key] = (tunable or launches)[0]
+            self._captures[key] = max(launches, key=_tuning_rank)
         return self._captures[key]
 
     def _run_forward(self, module: types.ModuleType, problem: Problem) -> None:
@@ -716,6 +717,12 @@ def _with(choices: tuple, *values: Any) -> tuple:
     if all(isinstance(v, int) for v in merged):
         merged.sort()
     return tuple(merged)
+
+
+def _tuning_rank(launch: Launch) -> tuple[bool, bool, int, int]:
+    blocks = sum(map(_is_block_name, launch.constexprs))
+    tunable = launch.autotuned or (launch.grid_is_function and blocks > 0)
+    return (tunable, "precision" in launch.constexprs, blocks, launch.grid_blocks)
 
 
 def _precision_reason(launch: Launch) -> str:

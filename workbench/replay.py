@@ -310,6 +310,12 @@ def _correct_word(summary: dict | None) -> str:
     return summary.get("status") or "-"
 
 
+def _yes_no(summary: dict) -> str:
+    if summary.get("correct"):
+        return "yes"
+    return "no" if summary.get("status") in ("ok", "wrong_result") else "-"
+
+
 def _verdict_style(outcome: dict) -> str:
     if outcome["regression"]:
         return "bold red"
@@ -360,7 +366,7 @@ def _print_table(session: Session, outcomes: list[dict], *, simulate: bool, tole
         for name in ("resources now", "interpreter", "recorded time", "verdict"):
             table.add_column(name)
     else:
-        for name in ("recorded", "now", "change", "correct then/now", "device", "verdict"):
+        for name in ("recorded", "now", "change", "correct", "device", "verdict"):
             table.add_column(name)
     for o in outcomes:
         verdict = f"[{_verdict_style(o)}]{o['verdict']}[/]"
@@ -380,7 +386,7 @@ def _print_table(session: Session, outcomes: list[dict], *, simulate: bool, tole
             rec_t = _ms(rec["median_ms"]) if rec["correct"] else rec["status"]
             cur_t = _ms(cur["median_ms"]) if cur["correct"] else cur["status"]
             device = "same" if not o["device_differs"] else f"differs: {cur['device']}"
-            both = f"{_correct_word(rec)} / {_correct_word(cur)}"
+            both = f"{_yes_no(rec)} / {_yes_no(cur)}"
             table.add_row(str(o["id"]), config, rec_t, cur_t, change, both, device, verdict)
     console.print(table)
     for o in outcomes:
