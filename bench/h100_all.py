@@ -23,7 +23,7 @@ from workbench.gpus import find_gpu
 from workbench.inspect import inspect_config
 from workbench.kernelfile import KernelFile
 from workbench.problem import parse_problem
-from workbench.run import run_trial
+from workbench.run import keep_warm, run_trial
 from workbench.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,6 +288,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     say(f"device: {device}; torch {torch.__version__}; mode {MODE}")
+    keep_warm(True)  # a spare worker imports torch/Triton while the current trial runs
     steps = args.steps.split(",")
     for name in steps:
         if elapsed() > args.budget:
