@@ -9,11 +9,12 @@ export PYTHONPATH="/tmp/site:$PWD"
 mkdir -p /tmp/tmuxroot && for f in .devrun/debs/*.deb; do dpkg -x "$f" /tmp/tmuxroot; done
 export PATH="/tmp/tmuxroot/usr/bin:$PATH" LD_LIBRARY_PATH="/tmp/tmuxroot/usr/lib/x86_64-linux-gnu"
 tmux -V || exit 1
-# Textual saves an SVG of the screen this many seconds after start.
-export TEXTUAL_SCREENSHOT=70 TEXTUAL_SCREENSHOT_LOCATION="$out" TEXTUAL_SCREENSHOT_FILENAME=tui-h100.svg
+# Textual saves an SVG of the screen this many seconds after start. (Textual draws on stderr:
+# never redirect it, or the screen goes to the file instead of the terminal.)
+export TEXTUAL_SCREENSHOT=45 TEXTUAL_SCREENSHOT_LOCATION="$out" TEXTUAL_SCREENSHOT_FILENAME=tui-h100.svg
 rm -f /tmp/tui-h100-session.json
 tmux new-session -d -s wb -x 200 -y 50 \
-  "python3 -m workbench tui --problem L1/66 --gpu h100 --session /tmp/tui-h100-session.json 2>/tmp/tui-stderr.txt; sleep 60"
+  "python3 -m workbench tui --problem L1/66 --gpu h100 --session /tmp/tui-h100-session.json; sleep 60"
 sleep 12
 tmux capture-pane -p -t wb > "$out/tui-h100-start.txt"
 tmux send-keys -t wb Escape
@@ -27,9 +28,8 @@ for i in $(seq 1 50); do
 done
 sleep 3
 tmux capture-pane -p -t wb > "$out/tui-h100-trial.txt"
-sleep 35  # let the screenshot timer (70 s after start) fire
+for i in $(seq 1 40); do [ -f "$out/tui-h100.svg" ] && break; sleep 2; done  # the screenshot timer
 tmux send-keys -t wb q
 sleep 2
 cat "$out/tui-h100-trial.txt"
-cat /tmp/tui-stderr.txt | tail -5
 ls -la "$out"
