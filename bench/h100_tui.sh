@@ -9,6 +9,7 @@ export PYTHONPATH="/tmp/site:$PWD"
 mkdir -p /tmp/tmuxroot && for f in .devrun/debs/*.deb; do dpkg -x "$f" /tmp/tmuxroot; done
 export PATH="/tmp/tmuxroot/usr/bin:$PATH" LD_LIBRARY_PATH="/tmp/tmuxroot/usr/lib/x86_64-linux-gnu"
 tmux -V || exit 1
+tmux() { command tmux -L "wb$$" "$@"; }  # a private server: a leftover one from an earlier run cannot clash
 # Textual saves an SVG of the screen this many seconds after start. (Textual draws on stderr:
 # never redirect it, or the screen goes to the file instead of the terminal.)
 export TEXTUAL_SCREENSHOT=45 TEXTUAL_SCREENSHOT_LOCATION="$out" TEXTUAL_SCREENSHOT_FILENAME=tui-h100.svg
