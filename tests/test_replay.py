@@ -83,6 +83,24 @@ def test_simulate_flags_resources_that_differ(recorded, tmp_path, capsys):
     assert "registers" in report["trials"][0]["detail"]
 
 
+def test_simulate_reports_resources_from_another_triton(recorded, tmp_path, capsys):
+    """Recorded by another Triton (the H100's 3.6): a difference is reported, not a regression."""
+    data = json.loads(recorded.read_text())
+    res = data["trials"][0]["inspect"]["resources"]
+    res["registers"] -= 8
+    res["source"] = "compiled for sm_89 by Triton 0.0.1"
+    res.pop("triton_version", None)
+    other = tmp_path / "other-triton.json"
+    other.write_text(json.dumps(data, indent=2))
+    code, report = _json_run(
+        capsys, ["replay", str(other), "--simulate", "--trials", "1", "--json"]
+    )
+    assert code == 0, report
+    assert report["trials"][0]["verdict"] == "ok (other Triton)"
+    assert "Triton 0.0.1" in report["trials"][0]["detail"]
+    assert "registers" in report["trials"][0]["detail"]
+
+
 def test_simulate_catches_a_wrong_recorded_kernel(recorded, tmp_path, capsys):
     """The kernel file is gone, so the recorded source runs; here it was made wrong."""
     data = json.loads(recorded.read_text())

@@ -11,6 +11,7 @@ Exit status: 0 all correct and within tolerance, 1 a regression or a wrong resul
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from workbench.errors import CompileError, ConfigError, OutOfResources, SessionError
@@ -191,6 +192,10 @@ def simulate_trial(kf: Any, session: Session, trial: dict, timeout: float | None
         if not cur["correct"]:
             return {**out, "verdict": "failed as recorded", "detail": cur["message"]}
         detail = f"recorded {recorded_status} on {rec['device']}; correct in the interpreter"
+        if config.get("precision") == "tf32":
+            detail += (
+                " (the interpreter does tf32 dots in full fp32, so it cannot show tf32's error)"
+            )
         return {**out, "verdict": "not reproduced", "detail": detail}
     if not cur["correct"]:
         wrong = cur["status"] in ("ok", "wrong_result")
@@ -198,8 +203,24 @@ def simulate_trial(kf: Any, session: Session, trial: dict, timeout: float | None
         return {**out, "verdict": verdict, "detail": cur["message"], "regression": True}
     if diffs:
         detail = f"compiled for {gpu.sm}: " + ", ".join(diffs)
+        then, now = _compiler(recorded_res), _compiler(out["now"]["resources"])
+        if then and now and then != now:
+            # Another Triton makes other code: a difference is information, not a regression.
+            detail = f"recorded with Triton {then}, recompiled with Triton {now}: " + ", ".join(
+                diffs
+            )
+            return {**out, "verdict": "ok (other Triton)", "detail": detail}
         return {**out, "verdict": "resources differ", "detail": detail, "regression": True}
     return {**out, "verdict": "ok", "detail": ""}
+
+
+def _compiler(resources: dict | None) -> str | None:
+    """The Triton version that produced `resources` (its own field, or its `source` text)."""
+    resources = resources or {}
+    if resources.get("triton_version"):
+        return str(resources["triton_version"])
+    found = re.search(r"Triton (\S+)", str(resources.get("source") or ""))
+    return found.group(1) if found else None
 
 
 def err_msg(out: dict) -> str:
@@ -319,7 +340,11 @@ def _yes_no(summary: dict) -> str:
 def _verdict_style(outcome: dict) -> str:
     if outcome["regression"]:
         return "bold red"
-    return "green" if outcome["verdict"] in ("ok", "faster", "correct") else "yellow"
+    return (
+        "green"
+        if outcome["verdict"] in ("ok", "ok (other Triton)", "faster", "correct")
+        else "yellow"
+    )
 
 
 def short_config(config: dict) -> str:
