@@ -177,6 +177,12 @@ def test_export_from_kernel_file_and_config_via_cli(tmp_path):
     # Unknown keys are refused before anything is written.
     assert main(["export", "-p", TINY.spec(), "-c", "TILE_Q=16", "-o", str(tmp_path / "n.py")]) == 2
     assert not (tmp_path / "n.py").exists()
+    # So are configs that break a hard rule, or do not fit on the target (unless forced).
+    assert main(["export", "-p", "L1/66", "-c", "BLOCK_M=100", "-o", str(tmp_path / "n.py")]) == 2
+    huge = "BLOCK_M=256,BLOCK_N=64,BLOCK_K=64,num_stages=4"
+    assert main(["export", "-p", "L1/66", "-c", huge, "-o", str(tmp_path / "n.py")]) == 2
+    assert not (tmp_path / "n.py").exists()
+    assert main(["export", "-p", "L1/66", "-c", huge, "--force", "-o", str(tmp_path / "n.py")]) == 0
 
 
 # --- the real check: exported files equal nn.Conv3d under the same seed ---------------------------

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import __version__
-from workbench.config import LAUNCH_KEYS, Config, format_config, parse_config
+from workbench.config import LAUNCH_KEYS, Config, format_config, parse_config, validate
 from workbench.errors import WorkbenchError
 from workbench.gpus import GPU
 from workbench.problem import Problem
@@ -498,6 +498,12 @@ def export_command(args: Any) -> int:
         kf = KernelFile.load(source)
         problem, gpu = parse_problem(args.problem), find_gpu(args.gpu)
         config = kf.full_config(problem, parse_config(args.config))
+        validate(config)  # a config that breaks a hard rule can never run
+        if not args.force:
+            # Never tried, so at least it must compile and fit on the target.
+            from workbench.compile import compile_for_target
+
+            compile_for_target(kf, problem, config, gpu)
 
     out = Path(args.output)
     if out.resolve() == Path(kf.path).resolve() and out.exists():
