@@ -184,3 +184,26 @@ def test_main_screen_snapshot(snap_compare) -> None:
 
     app = WorkbenchApp(str(SNAPSHOT_KERNEL), problem="L1/66", gpu="4090")
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+async def test_resumed_h100_session_says_where_times_came_from(tmp_path: Path) -> None:
+    """The shipped H100 session: times name their device, and 'best' is the fastest *correct*
+    trial (the tf32 trial is faster but fails KernelBench's check)."""
+    shipped = Path(__file__).resolve().parents[1] / "sessions" / "l1-66-h100.json"
+    copy = tmp_path / "resumed.json"
+    copy.write_text(shipped.read_text())
+    trials = json.loads(copy.read_text())["trials"]
+    correct = [t for t in trials if t["status"] == "ok" and t["correctness"]["kernelbench_pass"]]
+    best = min(correct, key=lambda t: t["timing"]["median_ms"])
+    fastest = min(
+        (t for t in trials if t["timing"]["median_ms"]), key=lambda t: t["timing"]["median_ms"]
+    )
+    assert fastest["id"] != best["id"]  # the point of the test
+    app = WorkbenchApp(str(copy))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await wait_for(pilot, lambda: len(app.query_one(DataTable).rows) == len(trials))
+        label = pane_text(app.query_one("#plot-label", Static))
+        assert f"best correct {best['timing']['median_ms']:.4g} ms (trial {best['id']})" in label
+        summary = pane_text(app.query_one("#bench-summary", Static))
+        assert "measured on NVIDIA H100" in summary

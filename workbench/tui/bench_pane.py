@@ -69,7 +69,15 @@ def summary_table(trials: list[dict]) -> Table:
     base = ((current or {}).get("baseline") or {}).get("median_ms")
     speedup = (current or {}).get("speedup")
     t.add_row("cuDNN", num(base, ".4g"), f"×{speedup:.2f}" if speedup else "", "", "", "reference")
+    if _ms(current) is not None:  # every time says where it was measured
+        method = (current.get("timing") or {}).get("method") or "median"
+        t.caption = f"times measured on {current.get('device', '?')}: {method}"
     return t
+
+
+def _correct(trial: dict) -> bool:
+    passed = (trial.get("correctness") or {}).get("kernelbench_pass")
+    return trial.get("status") == "ok" and passed is True
 
 
 class BenchPane(Vertical):
@@ -128,8 +136,16 @@ class BenchPane(Vertical):
         times = [t for t in (_ms(tr) for tr in self.trials) if t is not None]
         label = self.query_one("#plot-label", Static)
         if times:
+            # "best" is the fastest trial that is also correct, as sessions define it.
+            correct = [tr for tr in self.trials if _ms(tr) is not None and _correct(tr)]
+            best = min(correct, key=_ms) if correct else None
+            best_text = (
+                f"best correct {_ms(best):.4g} ms (trial {best.get('id', '?')})"
+                if best
+                else "no correct trial yet"
+            )
             label.update(
-                f"time per trial ({len(times)} timed): best {min(times):.4g} ms, last {times[-1]:.4g} ms"
+                f"time per trial ({len(times)} timed): {best_text}, last {times[-1]:.4g} ms"
             )
         else:
             label.update("time per trial: no timings yet")
