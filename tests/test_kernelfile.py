@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from workbench.errors import ConfigError, KernelFileError
-from workbench.kernelfile import BUILTIN_KERNEL, KernelFile, device_redirect
+from workbench.kernelfile import BUILTIN_KERNEL, KernelFile
+from workbench.launch import device_redirect
 from workbench.problem import PRESETS, parse_problem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

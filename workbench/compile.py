@@ -28,7 +28,8 @@ from typing import Any
 from workbench.config import Config
 from workbench.errors import CompileError, OutOfResources
 from workbench.gpus import GPU
-from workbench.kernelfile import KernelFile, Launch, cache_root
+from workbench.kernelfile import KernelFile, cache_root
+from workbench.launch import Launch
 from workbench.problem import Problem
 
 CACHE_SCHEMA = 1

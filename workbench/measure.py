@@ -407,7 +407,7 @@ def _build(kf: Any, problem: Any, mode: str) -> tuple[Any, Any, Any, Any]:
     """Module, model and input on the run device, as KernelBench builds them."""
     import torch
 
-    from workbench.kernelfile import device_redirect
+    from workbench.launch import device_redirect
 
     dtype = getattr(torch, problem.dtype)
     device = "cuda" if mode == "gpu" else "cpu"
@@ -426,7 +426,7 @@ def _run_ctx(kf: Any, module: Any, config: dict, mode: str) -> contextlib.ExitSt
     """Config forced, grad off and, in the interpreter, `cuda` sent to the CPU."""
     import torch
 
-    from workbench.kernelfile import device_redirect
+    from workbench.launch import device_redirect
 
     stack = contextlib.ExitStack()
     stack.enter_context(torch.no_grad())
