@@ -127,6 +127,10 @@ def print_result(r: dict, console: Console) -> None:
             f" {res.get('shared_bytes', 0) / 1024:.1f} KB shared ({res.get('source', '')})",
         )
     console.print(head)
+    for rule in (r.get("inspect") or {}).get(
+        "rules"
+    ) or []:  # the config's rule breaks, as inspect shows
+        console.print(f"[yellow]{rule['severity']}[/] {rule['message']}", highlight=False)
     _correctness(r, console)
     _timing(r, console)
     _ncu(r, console)
@@ -154,6 +158,8 @@ def _correctness(r: dict, console: Console) -> None:
         "NaN / Inf / never written",
         f"{c.get('nan_count')} / {c.get('inf_count')} / {c.get('unwritten_count')}",
     )
+    if c.get("caveat"):
+        t.add_row("caveat", f"[yellow]{c['caveat']}[/]")
     console.print(t)
 
 
