@@ -128,7 +128,8 @@ class BenchPane(Vertical):
         if current and _ms(current) is None:
             reason = (current.get("timing") or {}).get("reason")
             text = NO_GPU if current.get("mode") == "interpreter" else reason or "no timing"
-            note.update(Text(text, style="bold yellow"))
+            caveat = (current.get("correctness") or {}).get("caveat")
+            note.update(Text(f"{text}\n{caveat}" if caveat else text, style="bold yellow"))
         elif current and current.get("status") != "ok":
             note.update(Text(current.get("message") or current.get("status", ""), style="red"))
         else:
