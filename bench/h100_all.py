@@ -250,26 +250,35 @@ def step_export(out: Path) -> None:
     say(f"export check: {res}")
 
 
-def step_fast(out: Path, budget: float) -> None:
-    """Issue 6: the fast kernel, tuned configs per problem, one session each."""
-    path = ROOT / "kernels/conv3d_fast.py"
+def step_fast(
+    out: Path,
+    budget: float,
+    kernel: str = "kernels/conv3d_fast.py",
+    configs_file: str | None = None,
+) -> None:
+    """Issue 6: a fast kernel, tuned configs per problem, one session each.
+
+    Sessions are named sessions/<problem>-h100-<tag>.json, the tag being the kernel file's stem
+    without its "conv3d_" prefix ("fast" for kernels/conv3d_fast.py, "fast2" for
+    kernels/conv3d_fast2.py). With --fast-configs only the problems that file lists are recorded.
+    """
+    path = ROOT / kernel
     if not path.exists():
-        say("no kernels/conv3d_fast.py: skipping")
+        say(f"no {kernel}: skipping")
         return
     kf = KernelFile.load(path)
-    configs = (
-        json.loads((ROOT / "bench/fast_configs.json").read_text())
-        if (ROOT / "bench/fast_configs.json").exists()
-        else {}
-    )
-    for pid in PROBLEMS + ["L2/43", "L2/47", "L2/90"]:
+    tag = path.stem.removeprefix("conv3d_")
+    cfg_path = ROOT / (configs_file or "bench/fast_configs.json")
+    configs = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+    problems = list(configs) if configs_file else PROBLEMS + ["L2/43", "L2/47", "L2/90"]
+    for pid in problems:
         slug = pid.lower().replace("/", "-")
-        with session_for(ROOT / "sessions" / f"{slug}-h100-fast.json", kf, pid) as session:
+        with session_for(ROOT / "sessions" / f"{slug}-h100-{tag}.json", kf, pid) as session:
             for cfg in configs.get(pid, [{}]):
                 if elapsed() > budget:
                     say("budget spent: stopping fast trials")
                     return
-                trial(kf, pid, cfg, session, note="fast kernel")
+                trial(kf, pid, cfg, session, note=f"{tag} kernel")
 
 
 def main() -> None:
@@ -280,6 +289,16 @@ def main() -> None:
         "--budget", type=float, default=480.0, help="seconds before optional steps stop"
     )
     ap.add_argument("--smoke", action="store_true", help="CPU check of this script (interpreter)")
+    ap.add_argument(
+        "--fast-kernel",
+        default="kernels/conv3d_fast.py",
+        help="kernel file of the fast step (sessions named after its stem)",
+    )
+    ap.add_argument(
+        "--fast-configs",
+        default=None,
+        help="configs of the fast step (default bench/fast_configs.json, all seven problems)",
+    )
     args = ap.parse_args()
     if args.smoke:
         global MODE, PROBLEMS
@@ -299,7 +318,7 @@ def main() -> None:
             if name == "trials":
                 step_trials(out, args.budget * 0.45)
             elif name == "fast":
-                step_fast(out, args.budget)
+                step_fast(out, args.budget, args.fast_kernel, args.fast_configs)
             else:
                 globals()[f"step_{name}"](out)
         except Exception as err:  # one failing step must not lose the others' numbers
