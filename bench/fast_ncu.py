@@ -1,7 +1,7 @@
 """Run the fast kernel on one problem a few times, for Nsight Compute to profile one launch.
 
     ncu --kernel-name regex:_conv3d_igemm_kernel --launch-skip 2 --launch-count 1 ... \
-        python3 bench/fast_ncu.py L1/66 [num_stages]
+        python3 bench/fast_ncu.py L1/66 [num_stages] [kernel file stem, default conv3d_fast]
 (see bench/fast_ncu.sh, which profiles L1/54 and L1/66 and writes the CSVs under $OUT).
 """
 
@@ -17,11 +17,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workbench.problem import parse_problem  # noqa: E402
 
 problem = parse_problem(sys.argv[1])
-path = Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast.py"
+stem = sys.argv[3] if len(sys.argv) > 3 else "conv3d_fast"
+path = Path(__file__).resolve().parents[1] / "kernels" / f"{stem}.py"
 spec = importlib.util.spec_from_file_location("conv3d_fast", path)
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
-if len(sys.argv) > 2:
+if len(sys.argv) > 2 and sys.argv[2] != "-":
     mod.NUM_STAGES = int(sys.argv[2])  # the launch reads the config block at call time
 torch.manual_seed(42)
 model = mod.ModelNew(*problem.init_inputs()).cuda()
