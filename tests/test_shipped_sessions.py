@@ -46,12 +46,14 @@ def test_simulated_replay_of_the_shipped_session_passes(capsys, bench_cache):
     assert all(v.startswith("ok") for v in (verdicts[0], verdicts[2])), verdicts
 
 
-def test_export_of_the_shipped_session_writes_a_kernel_that_loads(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["l1-66-h100.json", "l1-66-h100-fast2.json"])
+def test_export_of_the_shipped_session_writes_a_kernel_that_loads(name, tmp_path, capsys):
     out = tmp_path / "conv3d_tuned.py"
-    assert main(["export", str(SESSIONS / "l1-66-h100.json"), "-o", str(out)]) == 0
+    assert main(["export", str(SESSIONS / name), "-o", str(out)]) == 0
     text = out.read_text()
     assert "class ModelNew" in text and "NVIDIA H100" in text
-    session = Session.load(SESSIONS / "l1-66-h100.json", readonly=True)
+    assert "# config: BLOCK_M=" in text  # the whole config, even where the trial ran the defaults
+    session = Session.load(SESSIONS / name, readonly=True)
     baked = KernelFile.load(out).default_config(session.problem)
     for key, value in session.best()["config"].items():
         assert baked[key] == value, (key, baked)

@@ -491,7 +491,9 @@ def export_command(args: Any) -> int:
         kf = session.kernel_file()
         if session.warning:
             console.print(f"note: {session.warning}")
-        problem, gpu, config = session.problem, session.gpu, dict(trial["config"])
+        problem, gpu = session.problem, session.gpu
+        # A trial records only what it overrode; the file states its whole config.
+        config = kf.full_config(problem, dict(trial["config"]))
     else:
         if args.trial is not None:
             raise ExportError("--trial needs a session file as the source")
