@@ -242,6 +242,8 @@ def test_config_rules():
     # A mode tl.dot lacks may be the kernel's own (ours: tf32x3r): a warning; a number is an error.
     assert ("precision", "warning") in _breaks({"precision": "fp8"})
     assert ("precision", "error") in _breaks({"precision": 3})
+    # A mode the kernel itself defines is no rule break at all.
+    assert check_rules({"precision": "tf32x3r"}, precisions=("ieee", "tf32x3r")) == []
     # L1/66 has N=64: BLOCK_N=256 masks most lanes.
     assert ("BLOCK_N", "warning") in _breaks({"BLOCK_N": 256}, (1694336, 64, 315))
 

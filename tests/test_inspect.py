@@ -129,3 +129,15 @@ def test_core_modules_do_not_import_textual():
     assert done.returncode == 0, done.stderr[-2000:]
     bad = json.loads(done.stdout.strip().splitlines()[-1])
     assert not {k: v for k, v in bad.items() if v == "imports textual"}, bad
+
+
+def test_kernel_defined_precision_is_offered_and_not_flagged():
+    """conv3d_fast2 defines `precision == "tf32x3r"` itself: a choice, not a rule break."""
+    from workbench.problem import parse_problem
+
+    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast2.py")
+    problem = parse_problem("L1/66")
+    modes = next(t.choices for t in kf.tunables(problem) if t.name == "precision")
+    assert "tf32x3r" in modes and "tf32x3" in modes
+    report = inspect_config(kf, problem, {}, GPUS["h100"])
+    assert [r for r in report["rules"] if r["key"] == "precision"] == []

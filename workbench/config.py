@@ -61,12 +61,20 @@ class RuleBreak:
         return asdict(self)
 
 
+def precision_modes(tunables: list) -> tuple:
+    """The precision values a kernel file's tunables accept (empty: it has no precision)."""
+    return next((tuple(t.choices) for t in tunables if t.name == "precision"), ())
+
+
 def _is_pow2(v: object) -> bool:
     return isinstance(v, int) and v > 0 and v & (v - 1) == 0
 
 
-def check_rules(config: Config, gemm: tuple[int, int, int] | None = None) -> list[RuleBreak]:
-    """Rule breaks of a config. `gemm` = (M, N, K) of the problem adds the waste rules."""
+def check_rules(
+    config: Config, gemm: tuple[int, int, int] | None = None, precisions: tuple = ()
+) -> list[RuleBreak]:
+    """Rule breaks of a config. `gemm` = (M, N, K) of the problem adds the waste rules;
+    `precisions` are modes the kernel defines beyond tl.dot's (ours: tf32x3r)."""
     out: list[RuleBreak] = []
     for key, value in config.items():
         upper = key.upper()
@@ -135,13 +143,13 @@ def check_rules(config: Config, gemm: tuple[int, int, int] | None = None) -> lis
                 out.append(
                     RuleBreak(key, f"precision={value!r} must be a word such as tf32x3", "error")
                 )
-            elif value not in PRECISIONS:
+            elif value not in PRECISIONS and value not in precisions:
                 # Kernels may define their own modes (ours: tf32x3r); a bad one fails to compile.
                 out.append(
                     RuleBreak(
                         key,
-                        f"precision={value!r} is not one of tl.dot's ({', '.join(PRECISIONS)}):"
-                        " the kernel must define it",
+                        f"precision={value!r} is neither one of tl.dot's ({', '.join(PRECISIONS)})"
+                        " nor one this kernel defines",
                         "warning",
                     )
                 )

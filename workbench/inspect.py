@@ -14,7 +14,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from workbench.compile import compile_for_target
-from workbench.config import Config, check_rules, format_config, parse_config, validate
+from workbench.config import (
+    Config,
+    check_rules,
+    format_config,
+    parse_config,
+    precision_modes,
+    validate,
+)
 from workbench.gpus import GPU, find_gpu
 from workbench.kernelfile import KernelFile
 from workbench.occupancy import occupancy, tile_waste, waves
@@ -72,7 +79,9 @@ def inspect_config(kf: KernelFile, problem: Problem, config: Config, gpu: GPU) -
         "waves": waves(grid_blocks, occ.blocks_per_sm, gpu.sms).to_dict(),
         "waste": waste,
         "waste_note": waste_note,
-        "rules": [r.to_dict() for r in check_rules(full, gemm)],
+        "rules": [
+            r.to_dict() for r in check_rules(full, gemm, precision_modes(kf.tunables(problem)))
+        ],
         "provenance": [
             f"registers/spills/shared: {resources.source} (no GPU needed)",
             "occupancy: theoretical, cuda_occupancy.h algorithm",

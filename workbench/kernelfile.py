@@ -267,7 +267,8 @@ class KernelFile:
             if is_block_name(name) and is_pow2(value) and launch.grid_is_function:
                 out.append(Tunable(name, value, _block_choices(name, value), "constexpr"))
             elif name == "precision" and isinstance(value, str):
-                out.append(Tunable(name, value, _with(PRECISIONS, value), "constexpr"))
+                modes = _with(PRECISIONS, *_declared_precisions(self.source), value)
+                out.append(Tunable(name, value, modes, "constexpr"))
         out.append(
             Tunable("num_warps", launch.num_warps, _with(WARP_CHOICES, launch.num_warps), "launch")
         )
@@ -339,6 +340,11 @@ def _autotune_tunables(launch: Launch) -> list[Tunable]:
 def _block_choices(name: str, value: int) -> tuple:
     base = BLOCK_K_CHOICES if name.upper().endswith("_K") else BLOCK_CHOICES
     return _with(base, value)
+
+
+def _declared_precisions(source: str) -> list[str]:
+    """Precision modes a kernel defines itself (`precision == "tf32x3r"` in its source)."""
+    return sorted(set(re.findall(r"precision\s*==\s*[\"'](\w+)[\"']", source)))
 
 
 def _with(choices: tuple, *values: Any) -> tuple:

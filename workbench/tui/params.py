@@ -13,7 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from workbench.config import Config, check_rules, parse_value
+from workbench.config import Config, check_rules, parse_value, precision_modes
 from workbench.errors import ConfigError
 from workbench.problem import Problem
 
@@ -114,7 +114,7 @@ class ParamsPane(VerticalScroll):
         gemm = None
         if self.problem is not None:
             gemm = (self.problem.gemm_m, self.problem.gemm_n, self.problem.gemm_k)
-        for rule in check_rules(config, gemm):
+        for rule in check_rules(config, gemm, precision_modes(self.tunables)):
             if rule.key in messages and severities.get(rule.key) == "error":
                 continue
             messages[rule.key] = rule.message
