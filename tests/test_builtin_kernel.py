@@ -7,15 +7,13 @@ Checks that need no launch (seeded weights, argument validation, file format) ru
 
 import importlib.util
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn as nn
+from interp import run_in_interpreter
 
 KERNEL_PATH = Path(__file__).parents[1] / "kernels" / "conv3d_igemm.py"
 
@@ -90,18 +88,9 @@ print("RESULTS " + json.dumps(results))
 
 @pytest.fixture(scope="module")
 def interpreter_results():
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUNNER, str(KERNEL_PATH), json.dumps(CASES)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    return run_in_interpreter(
+        _RUNNER, str(KERNEL_PATH), json.dumps(CASES), timeout=300, prefix="RESULTS "
     )
-    assert proc.returncode == 0, f"interpreter run failed:\n{proc.stdout}\n{proc.stderr}"
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULTS ")]
-    assert lines, f"no results printed:\n{proc.stdout}\n{proc.stderr}"
-    return json.loads(lines[-1][len("RESULTS ") :])
 
 
 @pytest.mark.parametrize("case", list(CASES))

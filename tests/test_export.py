@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import sys
 from argparse import Namespace
 from pathlib import Path
 
 import pytest
+from interp import run_in_interpreter
 
 from workbench.cli import main
 from workbench.errors import WorkbenchError
@@ -235,16 +233,7 @@ def test_exported_files_equal_conv3d_in_interpreter(tmp_path):
         path.write_text(export_kernel(kf, config, TINY, GPU))
         bias = name != "literals.py"
         files.append([str(path), [TINY.ci, TINY.co, 3, 1, 0, 1, 1, bias]])  # nn.Conv3d's order
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-c", _CHECK, json.dumps([list(TINY.input_shape), files])],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = run_in_interpreter(_CHECK, json.dumps([list(TINY.input_shape), files]), timeout=300)
     assert all(r["max_abs"] < 1e-4 for r in report.values()), report
     assert report[files[2][0]]["configs"] == [
         1

@@ -4,13 +4,11 @@ The kernel runs in a subprocess with TRITON_INTERPRET=1 in its environment, so t
 sets it; the child prints one JSON line with every case's result.
 """
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from interp import run_in_interpreter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join(ROOT, "kernels", "conv3d_fast2.py")
@@ -150,18 +148,7 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def child_result():
-    env = dict(os.environ)
-    env["TRITON_INTERPRET"] = "1"
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, KERNEL],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_in_interpreter(CHILD, KERNEL, timeout=240)
 
 
 MODES = ["auto", "plane", "rows8", "auto_shift4", "plane_shift2", "rows16_shift4", "ieee"]

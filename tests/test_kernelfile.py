@@ -4,13 +4,13 @@ real meta-tensor forwards; the interpreter runs in a child process with TRITON_I
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
+from interp import run_in_interpreter
 
 from workbench.errors import ConfigError, KernelFileError
 from workbench.kernelfile import BUILTIN_KERNEL, KernelFile
@@ -236,14 +236,5 @@ CHILD = textwrap.dedent(
 
 
 def test_forced_configs_run_in_the_interpreter():
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(AUTOTUNED), str(FIXED_GRID)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    errors = json.loads(done.stdout.strip().splitlines()[-1])
+    errors = run_in_interpreter(CHILD, str(AUTOTUNED), str(FIXED_GRID), timeout=120)
     assert all(e < 1e-4 for e in errors), errors
