@@ -30,6 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 H100 = find_gpu("h100")
 PROBLEMS = ["L1/54", "L1/59", "L1/60", "L1/66"]
 PRECISIONS = ["ieee", "tf32", "tf32x3"]
+# The config the issues name (BLOCK_M=128,BLOCK_N=64,BLOCK_K=32,num_warps=8,num_stages=2).
+ISSUE_CONFIG = {
+    "BLOCK_M": 128,
+    "BLOCK_N": 64,
+    "BLOCK_K": 32,
+    "num_warps": 8,
+    "num_stages": 2,
+    "precision": "tf32x3",
+}
 MODE = "gpu"  # --smoke: the interpreter on a tiny problem, to check this script on a CPU
 START = time.monotonic()
 LOG: list[dict] = []
@@ -108,14 +117,7 @@ def step_trials(out: Path, budget: float) -> None:
                 )
             if pid == "L1/66":
                 for cfg in (
-                    {
-                        "BLOCK_M": 128,
-                        "BLOCK_N": 64,
-                        "BLOCK_K": 32,
-                        "num_warps": 8,
-                        "num_stages": 2,
-                        "precision": "tf32x3",
-                    },
+                    ISSUE_CONFIG,
                     {
                         "BLOCK_M": 64,
                         "BLOCK_N": 64,
@@ -170,14 +172,7 @@ def step_ncu(out: Path) -> None:
     r = trial(
         kf,
         "L1/66",
-        {
-            "BLOCK_M": 128,
-            "BLOCK_N": 64,
-            "BLOCK_K": 32,
-            "num_warps": 8,
-            "num_stages": 2,
-            "precision": "tf32x3",
-        },
+        ISSUE_CONFIG,
         None,
         note="ncu",
         ncu=True,
