@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 from workbench.gpus import find_gpu
-from workbench.inspect import inspect_config
 from workbench.kernelfile import KernelFile
 from workbench.problem import parse_problem
 from workbench.run import keep_warm, run_trial
@@ -57,14 +56,9 @@ def trial(
     kf: KernelFile, problem_id: str, config: dict, session: Session | None, note: str = "", **kw
 ) -> dict:
     problem = parse_problem(problem_id)
-    try:
-        report = inspect_config(kf, problem, config, H100)
-    except Exception as err:  # the trial below reports the same failure with its class
-        report = None
-        say(f"inspect failed: {err}")
     result = run_trial(kf, problem, config, gpu=H100, mode=MODE, **kw)
     if session is not None:
-        session.record(config, report, result, note)
+        session.record(config, None, result, note)  # the result carries its inspect report
     t = result.get("timing") or {}
     c = result.get("correctness") or {}
     row = {

@@ -127,6 +127,9 @@ async def test_run_trial_records_session_and_resume_shows_it() -> None:
     assert len(data["trials"]) == 1
     trial = data["trials"][0]
     assert trial["status"] == "ok", trial.get("message")
+    # The trial keeps what the target side looked like (registers, occupancy) for that config.
+    assert trial["inspect"]["resources"]["registers"] > 0
+    assert trial["inspect"]["occupancy"]["blocks_per_sm"] >= 1
     assert trial["config"]["BLOCK_M"] == 32
 
     resumed = WorkbenchApp(str(session_path))

@@ -132,9 +132,13 @@ def _trim_resources(resources: dict) -> dict:
 
 
 def make_trial(config: dict, inspect_report: dict | None, result: dict, note: str = "") -> dict:
-    """A trial record from a config, its inspect report and a run_trial() result (no id yet)."""
+    """A trial record from a config, its inspect report and a run_trial() result (no id yet).
+
+    The worker already puts the trial's inspect report in the result; `inspect_report` is only
+    needed where a result lacks one."""
     trial = dict(result)
-    trial.update(config=dict(config), inspect=summarize_inspect(inspect_report), note=note or "")
+    report = inspect_report or result.get("inspect")
+    trial.update(config=dict(config), inspect=summarize_inspect(report), note=note or "")
     return trial
 
 

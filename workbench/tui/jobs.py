@@ -70,8 +70,7 @@ class Jobs:
         if result.get("status") == "cancelled":  # nothing learned: keep it out of the session
             self.call_from_thread(self.notify, "trial cancelled", severity="warning")
             return
-        report = self.report if self.report_key == config_key(config) else None
-        trial = ws.session.record(config, report, result)  # autosaves atomically
+        trial = ws.session.record(config, None, result)  # the result carries its inspect report
         self.call_from_thread(self.apply_trial, ws, trial, ncu)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
