@@ -101,6 +101,22 @@ def test_simulate_reports_resources_from_another_triton(recorded, tmp_path, caps
     assert "registers" in report["trials"][0]["detail"]
 
 
+def test_simulate_reads_the_recorded_triton_version_field(recorded, tmp_path, capsys):
+    data = json.loads(recorded.read_text())
+    res = data["trials"][0]["inspect"]["resources"]
+    assert res["triton_version"]  # new sessions record which Triton compiled them
+    res["registers"] -= 8
+    res["triton_version"] = "0.0.2"
+    other = tmp_path / "other-field.json"
+    other.write_text(json.dumps(data, indent=2))
+    code, report = _json_run(
+        capsys, ["replay", str(other), "--simulate", "--trials", "1", "--json"]
+    )
+    assert code == 0, report
+    assert report["trials"][0]["verdict"] == "ok (other Triton)"
+    assert "Triton 0.0.2" in report["trials"][0]["detail"]
+
+
 def test_simulate_catches_a_wrong_recorded_kernel(recorded, tmp_path, capsys):
     """The kernel file is gone, so the recorded source runs; here it was made wrong."""
     data = json.loads(recorded.read_text())

@@ -63,16 +63,7 @@ def inspect_config(kf: KernelFile, problem: Problem, config: Config, gpu: GPU) -
         },
         "config": full,
         "untunable": kf.untunable(problem),
-        "resources": {
-            "registers": resources.registers,
-            "spill_bytes": resources.spill_bytes,
-            "shared_bytes": resources.shared_bytes,
-            "local_bytes": resources.local_bytes,
-            "stack_bytes": resources.stack_bytes,
-            "compile_s": resources.compile_s,
-            "cached": resources.cached,
-            "source": resources.source,
-        },
+        "resources": resources.to_dict(),  # with triton_version: replay compares like with like
         "occupancy": occ.to_dict(),
         "grid": list(launch.grid),
         "grid_blocks": grid_blocks,

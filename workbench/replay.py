@@ -215,7 +215,8 @@ def simulate_trial(kf: Any, session: Session, trial: dict, timeout: float | None
 
 
 def _compiler(resources: dict | None) -> str | None:
-    """The Triton version that produced `resources` (its own field, or its `source` text)."""
+    """The Triton version that produced `resources`: its own field, or, in sessions recorded
+    before resources carried it (the shipped ones), the `source` text."""
     resources = resources or {}
     if resources.get("triton_version"):
         return str(resources["triton_version"])
