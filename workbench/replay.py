@@ -192,10 +192,9 @@ def simulate_trial(kf: Any, session: Session, trial: dict, timeout: float | None
         if not cur["correct"]:
             return {**out, "verdict": "failed as recorded", "detail": cur["message"]}
         detail = f"recorded {recorded_status} on {rec['device']}; correct in the interpreter"
-        if config.get("precision") == "tf32":
-            detail += (
-                " (the interpreter does tf32 dots in full fp32, so it cannot show tf32's error)"
-            )
+        caveat = (result.get("correctness") or {}).get("caveat")  # e.g. tf32 is not emulated
+        if caveat:
+            detail += f" ({caveat})"
         return {**out, "verdict": "not reproduced", "detail": detail}
     if not cur["correct"]:
         wrong = cur["status"] in ("ok", "wrong_result")
