@@ -5,17 +5,17 @@ import math
 
 import pytest
 
-from workbench.config import (
+from workbench.core.config import (
     check_rules,
     config_key,
     format_config,
     parse_config,
     validate,
 )
-from workbench.errors import ConfigError, ProblemError
-from workbench.gpus import GPUS, arch_limits, find_gpu
-from workbench.occupancy import occupancy, tile_waste, waves
-from workbench.problem import PRESETS, Problem, parse_problem
+from workbench.core.errors import ConfigError, ProblemError, UnknownGPU
+from workbench.core.gpus import GPUS, arch_limits, find_gpu
+from workbench.core.occupancy import occupancy, tile_waste, waves
+from workbench.core.problem import PRESETS, Problem, parse_problem
 
 SM89 = arch_limits((8, 9))
 SM90 = arch_limits((9, 0))
@@ -111,7 +111,7 @@ def test_gpu_lookup_by_key_alias_and_name():
     assert find_gpu("RTX 4090").cc == (8, 9)
     assert find_gpu("NVIDIA H100 80GB HBM3").key == "h100"
     assert find_gpu("sm90").sms == 132
-    with pytest.raises(KeyError, match="unknown GPU"):
+    with pytest.raises(UnknownGPU, match="unknown GPU"):
         find_gpu("voodoo2")
 
 
@@ -122,7 +122,7 @@ def test_gpu_limits_match_reference_table():
         101376,
     )
     assert (SM90.max_shared_per_sm, SM90.max_shared_per_block_optin) == (233472, 232448)
-    assert GPUS["4090"].sms == 128 and GPUS["4090"].to_dict()["cc"] == "8.9"
+    assert GPUS["4090"].sms == 128 and GPUS["4090"].to_json()["cc"] == "8.9"
 
 
 # --- problems ------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_presets_cover_kernelbench():
 def test_l1_66_shapes_and_user_grids():
     p = parse_problem("l1/66")
     assert p.output_shape == (8, 64, 14, 124, 122)
-    assert p.init_inputs()[:3] == [3, 64, (3, 5, 7)]
+    assert p.model_init_inputs() == [3, 64, (3, 5, 7)]  # get_init_inputs(), as KernelBench builds ModelNew
     # The grids the user profiled (kernelbench.md): per-image M tiles of 32 x N*groups, flat M of 128.
     assert -(-14 * 124 * 122 // 32) * 1 * 8 == 52952
     assert -(-p.gemm_m // 128) == 13237
@@ -197,14 +197,19 @@ def test_spec_errors_are_one_line(spec, words):
 
 
 def test_reduced_problem_keeps_conv_arguments():
-    p = PRESETS["L2/43"].reduced()
+    full = PRESETS["L2/43"]
+    p = full.reduced()
     assert p.kernel == (3, 3, 3) and p.padding == (1, 1, 1) and p.bias
     assert max(p.output_spatial) <= 4 and p.n <= 2
+    # ModelNew is built from get_init_inputs(), so the channels and init inputs stay.
+    assert (p.ci, p.co) == (full.ci, full.co) and p.model_init_inputs() == full.model_init_inputs()
+    assert "batch 4->2" in p.reduction(full) and "channels, kernel and init inputs kept" in p.reduction(full)
 
 
 def test_problem_dict_round_trip():
-    p = PRESETS["L1/60"]
-    assert Problem.from_dict(p.to_dict()) == p
+    for name in ("L1/60", "L1/59", "L2/8"):
+        p = PRESETS[name]
+        assert Problem.from_json(p.to_json()) == p
 
 
 # --- configs -------------------------------------------------------------------------------------

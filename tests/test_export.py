@@ -12,12 +12,12 @@ import pytest
 from interp import run_in_interpreter
 
 from workbench.cli import main
-from workbench.errors import WorkbenchError
+from workbench.core.errors import WorkbenchError
 from workbench.export import export_command, export_kernel, static_problems
-from workbench.gpus import find_gpu
-from workbench.kernelfile import KernelFile
-from workbench.problem import parse_problem
-from workbench.session import Session
+from workbench.core.gpus import find_gpu
+from workbench.kernel.kernelfile import KernelFile
+from workbench.core.problem import parse_problem
+from workbench.session.store import Session
 
 FIXTURES = Path(__file__).parent / "fixtures_export"
 pytestmark = pytest.mark.usefixtures("bench_cache")  # kernel sources land in a private cache

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.errors import WorkbenchError
-from workbench.gpus import find_gpu
-from workbench.inspect import inspect_config
-from workbench.kernelfile import KernelFile
-from workbench.problem import parse_problem
+from workbench.core.errors import WorkbenchError
+from workbench.core.gpus import find_gpu
+from workbench.analysis.report import inspect_config
+from workbench.kernel.kernelfile import KernelFile
+from workbench.core.problem import parse_problem
 from workbench.replay import judge_run, select_trials, short_config
-from workbench.run import run_trial
-from workbench.session import Session, append_trial
+from workbench.runner.local import run_trial
+from workbench.session.store import Session, append_trial
 
 GPU = find_gpu("4090")
 TINY = parse_problem("N=2,Ci=3,Co=5,D=5,H=6,W=7,k=3,bias=1")

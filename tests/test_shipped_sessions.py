@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.kernelfile import KernelFile
-from workbench.session import Session
+from workbench.kernel.kernelfile import KernelFile
+from workbench.session.store import Session
 
 SESSIONS = Path(__file__).resolve().parents[1] / "sessions"
 SHIPPED = sorted(SESSIONS.glob("*-h100*.json"))

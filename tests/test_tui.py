@@ -16,9 +16,9 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
-from workbench.config import config_key
-from workbench.gpus import find_gpu
-from workbench.problem import parse_problem
+from workbench.core.config import config_key
+from workbench.core.gpus import find_gpu
+from workbench.core.problem import parse_problem
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.occupancy_pane import OccupancyPane
 
@@ -66,7 +66,7 @@ async def set_field(pilot: Pilot, name: str, value: str) -> None:
 
 
 async def test_edit_block_m_shows_core_occupancy() -> None:
-    from workbench.inspect import inspect_config
+    from workbench.analysis.report import inspect_config
 
     app = WorkbenchApp(problem="L1/66", gpu="4090")
     async with app.run_test(size=SIZE) as pilot:

@@ -13,9 +13,9 @@ from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from workbench.errors import WorkbenchError
-from workbench.gpus import GPUS, find_gpu
-from workbench.problem import PRESETS, Problem, parse_problem
+from workbench.core.errors import WorkbenchError
+from workbench.core.gpus import GPUS, find_gpu
+from workbench.core.problem import PRESETS, Problem
 from workbench.tui.dialogs import AskText, HelpScreen, PickOne
 from workbench.tui.status import StatusLine, help_text
 
@@ -62,7 +62,9 @@ class Actions:
     def _picked_problem(self: WorkbenchApp, text: str | None) -> None:
         if text:
             try:
-                self._switch(problem=parse_problem(text))
+                from workbench.kernel.problemfile import load_problem
+
+                self._switch(problem=load_problem(text))
             except WorkbenchError as err:
                 self.notify(str(err), title="problem", severity="error")
 
@@ -91,8 +93,8 @@ class Actions:
             return
         try:
             target = find_gpu(gpu) if gpu else self.ws.gpu
-        except KeyError as err:
-            self.notify(str(err.args[0]), severity="error")
+        except WorkbenchError as err:
+            self.notify(str(err), severity="error")
             return
         self.load_workspace(
             None, None, None, None, problem=problem or self.ws.problem, gpu=target, kf=self.ws.kf

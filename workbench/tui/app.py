@@ -18,10 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from workbench.config import Config, config_key, format_config
-from workbench.errors import WorkbenchError
-from workbench.gpus import GPUS, find_gpu
-from workbench.problem import parse_problem
+from workbench.core.config import Config, config_key, format_config
+from workbench.core.errors import WorkbenchError
+from workbench.core.gpus import GPUS, find_gpu
+from workbench.core.records import InspectReport, TrialResult
 from workbench.tui.actions import Actions
 from workbench.tui.bench_pane import BenchPane
 from workbench.tui.jobs import Jobs
@@ -72,7 +72,8 @@ class WorkbenchApp(Actions, Jobs, App[int]):
         self.ws: Workspace | None = None
         self.config: Config = {}
         self.config_ok = False
-        self.report: dict | None = None
+        self.report: InspectReport | None = None
+        self.compile_cancel: threading.Event | None = None
         self.report_key = ""
         self.cancel_event: threading.Event | None = None
         self._debounce = None
@@ -126,7 +127,7 @@ class WorkbenchApp(Actions, Jobs, App[int]):
         self.query_one(SourcePane).show(ws.kf.source, Path(ws.kf.path).name, names)
         self.query_one(TargetPane).show(ws.gpu)
         self.query_one(TargetPane).show_local(ws.mode, ws.device)
-        self.query_one(BenchPane).show_trials(ws.session.trials)
+        self.query_one(BenchPane).show_trials(ws.session.trials, _previous(ws))
         status = self.query_one(StatusLine)
         status.update_parts(device=ws.device, session=ws.session, saved=True)
         for warning in ws.warnings:
@@ -135,26 +136,23 @@ class WorkbenchApp(Actions, Jobs, App[int]):
             ws.tunables, ws.config, ws.problem, ws.untunable
         )
 
-    def apply_report(self, ws: Workspace, config: Config, report: dict) -> None:
+    def apply_report(self, ws: Workspace, config: Config, report: InspectReport) -> None:
         if ws is not self.ws or config_key(config) != config_key(self.config):
             return  # the user moved on; a newer inspect is on its way
         self.report, self.report_key = report, config_key(config)
         self.query_one(OccupancyPane).show_report(report, ws.gpu.arch)
-        source = report.get("resources", {}).get("source", "")
+        source = report.resources.source
         self.query_one(StatusLine).update_parts(numbers=f"{ws.gpu.sm} compile · {source}".strip())
 
-    def apply_trial(self, ws: Workspace, trial: dict, ncu: bool) -> None:
+    def apply_trial(self, ws: Workspace, trial: TrialResult, ncu: bool) -> None:
         if ws is not self.ws:
             return
-        self.query_one(BenchPane).show_trials(ws.session.trials)
+        self.query_one(BenchPane).show_trials(ws.session.trials, _previous(ws))
         self.query_one(StatusLine).update_parts(session=ws.session, saved=True)
         if ncu:
             self.query_one(NcuPane).show(trial)
-        status = trial.get("status")
-        severity = "information" if status == "ok" else "warning"
-        self.notify(
-            f"trial {trial.get('id')}: {status} {trial.get('message') or ''}", severity=severity
-        )
+        severity = "information" if trial.correct else "warning"
+        self.notify(f"trial {trial.id}: {trial.status} {trial.message}", severity=severity)
 
     def set_activity(self, text: str) -> None:
         self.query_one(StatusLine).update_parts(activity=text)
@@ -180,6 +178,8 @@ class WorkbenchApp(Actions, Jobs, App[int]):
         occupancy.show_pending("compiling…")
         if self._debounce is not None:
             self._debounce.stop()
+        if self.compile_cancel is not None:
+            self.compile_cancel.set()  # the compile for the old config dies now, ptxas and all
         self._debounce = self.set_timer(DEBOUNCE_S, self._inspect_now)
 
     def _inspect_now(self) -> None:
@@ -197,7 +197,7 @@ class WorkbenchApp(Actions, Jobs, App[int]):
         if event.state != WorkerState.ERROR:
             return
         err = event.worker.error
-        message = str(err) if isinstance(err, WorkbenchError | KeyError) else repr(err)
+        message = str(err) if isinstance(err, WorkbenchError) else repr(err)
         if event.worker.group == "inspect":
             self.query_one(OccupancyPane).show_error(message)
         elif (
@@ -255,6 +255,8 @@ class WorkbenchApp(Actions, Jobs, App[int]):
     def on_unmount(self) -> None:
         if self.cancel_event is not None:
             self.cancel_event.set()
+        if self.compile_cancel is not None:
+            self.compile_cancel.set()
         if self.ws is not None:
             self.ws.session.close()
 
@@ -265,8 +267,16 @@ def run_tui(args: argparse.Namespace) -> int:
     if path and not Path(path).is_file():
         raise WorkbenchError(f"{path} does not exist: give a kernel file or a session .json")
     if not (path or "").endswith(".json"):
-        parse_problem(args.problem)
+        from workbench.kernel.problemfile import load_problem
+
+        load_problem(args.problem)
         find_gpu(args.gpu)
     app = WorkbenchApp(path, args.problem, args.gpu, getattr(args, "session", None))
     app.run()
     return app.return_code or 0
+
+
+def _previous(ws: Workspace) -> TrialResult | None:
+    """The trial the newest one is compared with: the session's one meaning of previous."""
+    latest = ws.session.latest()
+    return ws.session.previous(before=latest.id) if latest is not None else None

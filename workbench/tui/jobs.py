@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.worker import get_current_worker
 
-from workbench.config import Config, config_key
+from workbench.core.records import Status
+
+from workbench.core.config import Config, config_key
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -37,23 +39,29 @@ class Jobs:
 
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
     def inspect_config(self: WorkbenchApp, ws: Workspace, config: Config) -> None:
-        from workbench.inspect import inspect_config
+        """Compile in a worker process; a newer edit (or quitting) kills it, ptxas and all."""
+        from workbench.runner.local import inspect_in_worker
 
+        worker = get_current_worker()
+        cancel = threading.Event()
+        self.compile_cancel = cancel
         self.call_from_thread(self.set_activity, f"compiling for {ws.gpu.sm}…")
         try:
-            report = inspect_config(ws.kf, ws.problem, config, ws.gpu)
+            report = inspect_in_worker(ws.kf, ws.problem, config, ws.gpu, cancel=cancel)
         finally:
             self.call_from_thread(self.set_activity, "")
-        if not get_current_worker().is_cancelled:  # a newer edit superseded this one
+        if not worker.is_cancelled and not cancel.is_set():  # a newer edit superseded this one
             self.call_from_thread(self.apply_report, ws, config, report)
 
     @work(thread=True, exclusive=True, group="trial", exit_on_error=False)
     def run_config(self: WorkbenchApp, ws: Workspace, config: Config, ncu: bool = False) -> None:
-        from workbench.run import run_trial
+        from workbench.runner.local import run_trial
 
         cancel = threading.Event()
         self.call_from_thread(self.trial_started, cancel, config, ncu)
-        previous = ws.session.latest()
+        from workbench.runner.device import fingerprint
+
+        previous = ws.session.previous(fingerprint(ws.mode).get("name"))
         try:
             result = run_trial(
                 ws.kf,
@@ -67,19 +75,20 @@ class Jobs:
             )
         finally:
             self.call_from_thread(self.trial_finished)
-        if result.get("status") == "cancelled":  # nothing learned: keep it out of the session
+        if result.status is Status.CANCELLED:  # nothing learned: keep it out of the session
             self.call_from_thread(self.notify, "trial cancelled", severity="warning")
             return
-        trial = ws.session.record(config, None, result)  # the result carries its inspect report
+        trial = ws.session.record(result)  # the result carries its inspect report
         self.call_from_thread(self.apply_trial, ws, trial, ncu)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export_to(self: WorkbenchApp, ws: Workspace, config: Config, path: Path) -> None:
-        from workbench.export import export_kernel
+    def export_to(self: WorkbenchApp, ws: Workspace, config: Config, path: Path, force: bool = False) -> None:
+        """The CLI's export path: the same checks, the same atomic write, never over a file
+        unless asked, never over a session."""
+        from workbench.session.export import ExportPlan, export_kernel, write_export
 
-        trials = [t for t in ws.session.trials if t.get("config") == config]
-        numbers = trials[-1] if trials else None
-        text = export_kernel(ws.kf, config, ws.problem, ws.gpu, numbers=numbers)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        full = ws.kf.full_config(ws.problem, config)
+        trials = [t for t in ws.session.trials if ws.kf.full_config(ws.problem, t.config) == full]
+        plan = ExportPlan(ws.kf, full, ws.problem, ws.gpu, trials[-1] if trials else None)
+        write_export(export_kernel(plan), path, force=force, kernel_path=Path(ws.kf.path))
         self.call_from_thread(self.notify, f"exported {config_key(config)} to {path}")

@@ -6,13 +6,14 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from workbench.core.records import NcuReport, TrialResult
+from workbench.runner.ncu import LABELS
+
 HINT = "press n to profile the current config with Nsight Compute (needs a CUDA GPU and ncu)"
 
 
-def ncu_table(ncu: dict) -> Table:
-    from workbench.ncu import LABELS
-
-    metrics, units = ncu.get("metrics") or {}, ncu.get("units") or {}
+def ncu_table(ncu: NcuReport) -> Table:
+    metrics, units = ncu.metrics, ncu.units
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold")
     t.add_column(justify="right")
@@ -20,8 +21,8 @@ def ncu_table(ncu: dict) -> Table:
         shown = f"{value:.4g}" if isinstance(value, float) else str(value)
         unit = units.get(key, "")
         t.add_row(LABELS.get(key, key), f"{shown} {unit}".strip() if unit != "%" else f"{shown}%")
-    if ncu.get("kernel"):
-        t.add_row("kernel", str(ncu["kernel"])[:30])
+    if ncu.kernel:
+        t.add_row("kernel", str(ncu.kernel)[:30])
     return t
 
 
@@ -35,12 +36,12 @@ class NcuPane(Static):
     def show_unavailable(self, why: str) -> None:
         self.update(Text(f"no metrics: {why}", style="yellow"))
 
-    def show(self, trial: dict) -> None:
+    def show(self, trial: TrialResult) -> None:
         """The `ncu` part of a trial; a failed trial or ncu run says why in place."""
-        ncu = trial.get("ncu") or {}
-        if not ncu.get("ok") or not ncu.get("metrics"):
-            why = ncu.get("message") or trial.get("message") or "Nsight Compute gave no metrics"
+        ncu = trial.ncu
+        if ncu is None or not ncu.ok or not ncu.metrics:
+            why = (ncu.message if ncu else "") or trial.message or "Nsight Compute gave no metrics"
             self.show_unavailable(why)
             return
         self.update(ncu_table(ncu))
-        self.border_subtitle = ncu.get("message", "")
+        self.border_subtitle = ncu.message

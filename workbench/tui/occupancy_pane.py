@@ -12,8 +12,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.gpus import ArchLimits
-from workbench.occupancy import LIMITERS, occupancy
+from workbench.core.gpus import ArchLimits
+from workbench.core.occupancy import LIMITERS, occupancy
+from workbench.core.records import InspectReport
 from workbench.tui.charts import column_chart, hbar, kib, pct
 
 CHART_WIDTH = 32
@@ -55,39 +56,31 @@ def sweep_charts(arch: ArchLimits, threads: int, regs: int, shared: int) -> Grou
     return Group(grid)
 
 
-def render_report(report: dict, arch: ArchLimits) -> Group:
-    res, occ, waves, waste = (
-        report["resources"],
-        report["occupancy"],
-        report.get("waves", {}),
-        report.get("waste", {}),
-    )
-    target = report.get("target", {})
+def render_report(report: InspectReport, arch: ArchLimits) -> Group:
+    res, occ, waves, waste = report.resources, report.occupancy, report.waves, report.waste
+    sm = report.target.sm if report.target else arch.sm
+    sms = report.target.sms if report.target else "?"
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold")
     head.add_column()
-    spill = res.get("spill_bytes") or 0
+    spill = res.spill_bytes
     head.add_row(
         "registers",
         Text.assemble(
-            f"{res.get('registers')}/thread  ",
+            f"{res.registers}/thread  ",
             (f"spills {spill} B" if spill else "no spills", "bold red" if spill else "green"),
         ),
     )
-    head.add_row(
-        "shared",
-        f"{kib(res.get('shared_bytes'))}/block  (compiled for {target.get('sm', arch.sm)})",
-    )
+    head.add_row("shared", f"{kib(res.shared_bytes)}/block  (compiled for {sm})")
 
     bars = Table.grid(padding=(0, 1))
     bars.add_column(style="bold", width=9)
     bars.add_column(width=24)
     bars.add_column()
-    limits = occ.get("limits", {})
-    binding = set(occ.get("limiters", []))
-    top = max([arch.max_blocks_per_sm, *[v for v in limits.values() if v is not None]])
+    binding = set(occ.limiters)
+    top = max([arch.max_blocks_per_sm, *occ.limits.values()])
     for name in LIMITERS:
-        value = limits.get(name)
+        value = occ.limits.get(name)
         if value is None:
             continue
         style = "bold yellow" if name in binding else "cyan"
@@ -100,44 +93,37 @@ def render_report(report: dict, arch: ArchLimits) -> Group:
     summary = Table.grid(padding=(0, 1))
     summary.add_column(style="bold")
     summary.add_column()
-    frac = occ.get("fraction", 0.0)
+    frac = occ.fraction
     summary.add_row(
         "occupancy",
         Text.assemble(
-            (
-                pct(frac),
-                "bold green" if frac >= 0.5 else "bold yellow" if frac > 0.25 else "bold red",
-            ),
-            f"  {occ.get('blocks_per_sm')} blk/SM · {occ.get('active_warps')}/"
-            f"{occ.get('max_warps', arch.max_warps_per_sm)} warps (theoretical)",
+            (pct(frac), "bold green" if frac >= 0.5 else "bold yellow" if frac > 0.25 else "bold red"),
+            f"  {occ.blocks_per_sm} blk/SM · {occ.active_warps}/{occ.max_warps} warps (theoretical)",
         ),
     )
-    if waves:
-        summary.add_row(
-            "waves",
-            f"{waves.get('waves', 0):.2f} on {target.get('sms', '?')} SMs · "
-            f"{report.get('grid_blocks', '?')} blocks · tail {pct(waves.get('tail_fill'))} full · "
-            f"efficiency {pct(waves.get('efficiency'))}",
-        )
-    if waste:
+    summary.add_row(
+        "waves",
+        f"{waves.waves:.2f} on {sms} SMs · {report.grid_blocks} blocks · tail {pct(waves.tail_fill)} full · "
+        f"efficiency {pct(waves.efficiency)}",
+    )
+    if waste is not None:
         summary.add_row(
             "waste",
-            f"masked lanes {pct(waste.get('total'), 1)}  "
-            f"(M {pct(waste.get('m'), 1)} · N {pct(waste.get('n'), 1)} · K {pct(waste.get('k'), 1)})",
+            f"masked lanes {pct(waste.total, 1)}  (M {pct(waste.m, 1)} · N {pct(waste.n, 1)} · K {pct(waste.k, 1)})",
         )
-    if occ.get("reason"):
-        summary.add_row("why 0", Text(occ["reason"], style="red"))
-    threads = occ.get("warps_per_block", 1) * arch.warp_size
-    charts = sweep_charts(arch, threads, res.get("registers") or 0, res.get("shared_bytes") or 0)
+    if occ.reason:
+        summary.add_row("why 0", Text(occ.reason, style="red"))
+    threads = occ.warps_per_block * arch.warp_size
+    charts = sweep_charts(arch, threads, res.registers, res.shared_bytes)
     return Group(head, Text(""), bars, Text(""), summary, Text(""), charts)
 
 
 class OccupancyPane(Static):
     """Static whose content is replaced each time the background inspect finishes."""
 
-    def show_report(self, report: dict, arch: ArchLimits) -> None:
+    def show_report(self, report: InspectReport, arch: ArchLimits) -> None:
         self.update(render_report(report, arch))
-        self.border_subtitle = "; ".join(report.get("provenance", []))[:80]
+        self.border_subtitle = "; ".join(report.provenance)[:80]
         self.remove_class("-stale", "-failed")
 
     def show_pending(self, what: str) -> None:

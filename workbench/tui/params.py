@@ -13,9 +13,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
-from workbench.config import Config, check_rules, parse_value, precision_modes
-from workbench.errors import ConfigError
-from workbench.problem import Problem
+from workbench.core.config import Config, check_rules, parse_value, precision_modes
+from workbench.core.errors import ConfigError
+from workbench.core.problem import Problem
 
 
 def _field_id(name: str) -> str:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.config import Config
-from workbench.errors import SessionError
-from workbench.gpus import GPU, find_gpu
-from workbench.problem import Problem, parse_problem
+from workbench.core.config import Config
+from workbench.core.errors import SessionError
+from workbench.core.gpus import GPU, find_gpu
+from workbench.core.problem import Problem
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Workspace:
 
 def problem_slug(problem: Problem) -> str:
     """`L1/66` -> `l1-66`; a custom spec -> `custom-<8 hex of its spec>` (specs make bad names)."""
-    from workbench.session import problem_id
+    from workbench.session.store import problem_id
 
     pid = problem_id(problem)
     if re.fullmatch(r"L\d+/\d+", pid):
@@ -56,7 +56,7 @@ def open_session(
     A named path must match; the default path, if it holds another kernel's trials, gives way
     to a numbered sibling so nothing is overwritten.
     """
-    from workbench.session import Session
+    from workbench.session.store import Session
 
     def reusable(candidate: Path) -> bool:  # the session we hold already (its lock is ours)
         return (
@@ -88,7 +88,7 @@ def open_session(
 
 def device_line() -> tuple[str, str]:
     """Where trials run here, without initialising CUDA in this process (workers own CUDA)."""
-    from workbench import device
+    from workbench.runner import device
 
     if device.gpu_present():
         return "gpu", device.describe(device.fingerprint("gpu"))
@@ -115,8 +115,9 @@ def build_workspace(
 ) -> Workspace:
     """Load everything the screen shows. A `.json` path resumes that session; `kf` reuses a
     loaded kernel file (switching problem or target)."""
-    from workbench.kernelfile import KernelFile
-    from workbench.session import Session
+    from workbench.kernel.kernelfile import KernelFile
+    from workbench.kernel.problemfile import load_problem
+    from workbench.session.store import Session
 
     warnings: list[str] = []
     config: Config = {}
@@ -131,17 +132,17 @@ def build_workspace(
             warnings.append(session.warning)
         problem, gpu = session.problem, session.gpu
         last = session.latest()
-        config = dict((last or {}).get("config") or {})
+        config = dict(last.config if last else {})
     else:
         kf = kf or (KernelFile.load(kernel_path) if kernel_path else KernelFile.load())
-        problem = problem or parse_problem(problem_text)
+        problem = problem or load_problem(problem_text)
         gpu = gpu or find_gpu(gpu_text)
         held = previous.session if previous else None
         session, warning = open_session(kf, problem, gpu, session_path, held)
         if warning:
             warnings.append(warning)
         last = session.latest()
-        config = dict((last or {}).get("config") or {})
+        config = dict(last.config if last else {})
     tunables = kf.tunables(problem)
     defaults = kf.default_config(problem)
     names = {t.name for t in tunables}

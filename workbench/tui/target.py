@@ -8,37 +8,14 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Select, Static
 
-from workbench.gpus import GPU, GPUS
+from workbench.core.gpus import GPU, GPUS, limit_rows
 
 
 def limits_table(gpu: GPU) -> Table:
-    a = gpu.arch
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold")
     t.add_column()
-    rows = [
-        ("arch", f"CC {gpu.cc[0]}.{gpu.cc[1]} · {a.sm} · {gpu.source}"),
-        ("SMs", f"{gpu.sms}" + (f" @ {gpu.boost_mhz} MHz" if gpu.boost_mhz else "")),
-        (
-            "per SM",
-            f"{a.max_warps_per_sm} warps · {a.max_threads_per_sm} thr · {a.max_blocks_per_sm} blk",
-        ),
-        ("regs/SM", f"{a.registers_per_sm} ({a.max_registers_per_thread}/thread max)"),
-        ("smem/SM", f"{a.max_shared_per_sm // 1024} KiB"),
-        (
-            "smem/blk",
-            f"{a.max_shared_per_block_optin // 1024} KiB opt-in · {a.reserved_shared_per_block} B rsv",
-        ),
-        ("thr/blk", str(a.max_threads_per_block)),
-        ("L2 · mem", f"{gpu.l2_mb:g} MB · {gpu.memory} · {gpu.bandwidth_gbs:g} GB/s"),
-        (
-            "TFLOP/s",
-            f"fp32 {gpu.fp32_tflops:g} · tf32 {gpu.tf32_tflops:g} · fp16 {gpu.fp16_tflops:g}",
-        ),
-    ]
-    if not a.checked_on_hardware:
-        rows.append(("note", "per-block shared limit not checked on hardware"))
-    for row in rows:
+    for row in limit_rows(gpu, compact=True):  # the facts `conv3d-bench limits` shows, compact
         t.add_row(*row)
     return t
 

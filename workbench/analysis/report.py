@@ -1,0 +1,132 @@
+"""The inspect report: one config on one problem for one target GPU, with no GPU needed.
+
+Compiles the real launch for the target (registers, spills, shared memory from the cubin), then
+models what the hardware would do with it: theoretical occupancy, waves and tail, and the masked
+lanes of the tile over the implicit GEMM. Rule breaks (the user's tuning rules, spills, a grid
+too large to launch) come with it.
+"""
+
+from __future__ import annotations
+
+from workbench.core.config import Config, check_rules, precision_modes, validate
+from workbench.core.gpus import GPU
+from workbench.core.occupancy import occupancy, tile_waste, waves
+from workbench.core.problem import Problem
+from workbench.core.records import (
+    InspectReport,
+    KernelRef,
+    ProblemRef,
+    Resources,
+    RuleBreak,
+    TargetRef,
+    TileWaste,
+)
+from workbench.kernel.compile import compile_for_target
+from workbench.kernel.kernelfile import KernelFile
+from workbench.kernel.launch import Launch
+
+TILE_KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K")
+MAX_GRID_X = 2**31 - 1  # CUDA's limit on gridDim.x
+MAX_GRID_YZ = 65535
+
+
+def target_ref(gpu: GPU) -> TargetRef:
+    return TargetRef(key=gpu.key, name=gpu.name, cc=gpu.cc_text, sm=gpu.sm, sms=gpu.sms)
+
+
+def problem_ref(problem: Problem, full: Problem | None = None) -> ProblemRef:
+    """The problem as people read it; `full`: the problem this one is the reduced copy of."""
+    return ProblemRef(
+        spec=problem.spec(),
+        label=problem.label(),
+        id=(full or problem).name or None,
+        reduced=full is not None,
+        reduction=problem.reduction(full) if full is not None else "",
+        output_shape=list(problem.output_shape),
+        gemm={"m": problem.gemm_m, "n": problem.gemm_n, "k": problem.gemm_k},
+        gflop=problem.flops / 1e9,
+    )
+
+
+def inspect_config(kf: KernelFile, problem: Problem, config: Config, gpu: GPU) -> InspectReport:
+    """Compile `config` for `gpu` and report everything `inspect` shows, as a typed record.
+
+    Raises ConfigError (a hard rule break, before compiling), CompileError or OutOfResources."""
+    validate(config)
+    full = kf.full_config(problem, config)
+    resources, launch = compile_for_target(kf, problem, full, gpu)
+    return report_from_compile(kf, problem, full, gpu, resources, launch)
+
+
+def report_from_compile(
+    kf: KernelFile,
+    problem: Problem,
+    config: Config,
+    gpu: GPU,
+    resources: Resources,
+    launch: Launch,
+) -> InspectReport:
+    """The report for a compile already made (a worker compiles once and reports from it)."""
+    occ = occupancy(gpu.arch, 32 * resources.num_warps, resources.registers, resources.shared_bytes)
+    gemm = (problem.gemm_m, problem.gemm_n, problem.gemm_k)
+    waste, waste_note = _waste({**launch.constexprs, **config}, gemm)
+    rules = check_rules(config, gemm, precision_modes(kf.tunables(problem)))
+    rules += resource_rules(resources, launch, gpu)
+    return InspectReport(
+        resources=resources,
+        occupancy=occ,
+        grid=list(launch.grid),
+        grid_blocks=launch.grid_blocks,
+        waves=waves(launch.grid_blocks, occ.blocks_per_sm, gpu.sms),
+        waste=waste,
+        waste_note=waste_note,
+        rules=rules,
+        target=target_ref(gpu),
+        problem=problem_ref(problem),
+        kernel=KernelRef(path=str(kf.path), sha256=kf.sha256, name=launch.name, builtin=kf.is_builtin),
+        config=dict(config),
+        untunable=kf.untunable(problem),
+        provenance=[
+            f"registers/spills/shared: {resources.source} (no GPU needed)",
+            "occupancy: theoretical, cuda_occupancy.h algorithm",
+            "waste: model of the implicit GEMM",
+            *([f"ModelNew: {kf.adapter_note}"] if kf.adapter_note else []),
+        ],
+    )
+
+
+def resource_rules(resources: Resources, launch: Launch, gpu: GPU) -> list[RuleBreak]:
+    """What the compile says is wrong: spills (slow), a grid the GPU cannot launch (an error)."""
+    out = []
+    if resources.spill_bytes:
+        out.append(
+            RuleBreak(
+                "registers",
+                f"spills {resources.spill_bytes} B per thread to local memory at"
+                f" {resources.registers} registers on {gpu.sm}: lower BLOCK_* or num_stages,"
+                " or raise num_warps",
+                "warning",
+            )
+        )
+    x, y, z = launch.grid
+    if x > MAX_GRID_X or y > MAX_GRID_YZ or z > MAX_GRID_YZ:
+        out.append(
+            RuleBreak(
+                "grid",
+                f"grid {x} x {y} x {z} exceeds CUDA's limit ({MAX_GRID_X} x {MAX_GRID_YZ} x"
+                f" {MAX_GRID_YZ}): the launch would fail; raise BLOCK_M or tile per image",
+                "error",
+            )
+        )
+    return out
+
+
+def _waste(config: Config, gemm: tuple[int, int, int]) -> tuple[TileWaste | None, str]:
+    tiles = [config.get(k) for k in TILE_KEYS]
+    if not all(isinstance(t, int) for t in tiles):
+        return None, (
+            "the kernel has no BLOCK_M/BLOCK_N/BLOCK_K constexprs: the waste model needs"
+            " the tile of the implicit GEMM"
+        )
+    bm, bn, bk = (int(t) for t in tiles)  # type: ignore[arg-type]
+    return tile_waste(*gemm, bm, bn, bk), "masked lanes of BLOCK_M x BLOCK_N x BLOCK_K tiles over M x N x K"

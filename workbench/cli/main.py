@@ -1,0 +1,199 @@
+"""The `conv3d-bench` command: parse the arguments, run one verb, turn errors into exit codes.
+
+Exit status, for every verb: 0 success (for `bench`: a correct trial), 1 a trial or replay that
+ran and failed, 2 a usage error (a bad value, file, problem, GPU, config, session or path), each
+as one line on stderr. Every error a user can cause is a WorkbenchError, caught here only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.gpus import GPUS
+
+DESCRIPTION = """\
+Find the fastest correct config of a Triton conv3d kernel (a KernelBench-format file) for a
+target GPU you may not have, by default the RTX 4090: compile it for the target on any machine
+and see its registers, spills, shared memory and occupancy; check it against PyTorch the way
+KernelBench does and time it (on a GPU, or in Triton's interpreter on the CPU); keep every trial
+in a session, sweep a search space, export the winner, replay a session elsewhere."""
+EPILOG = (
+    "Problems: KernelBench ids like L1/66, a KernelBench problem file (path.py), or a spec"
+    " N=..,Ci=..,Co=..,D=..,H=..,W=..,k=3x5x7. GPUs: " + ", ".join(GPUS) + " (default 4090)."
+    " Exit status: 0 ok, 1 a failed or wrong trial, 2 a usage error."
+)
+DEFAULT_TIMEOUTS = "default: 90 s in the interpreter, 240 s on a GPU, 180 s for a compile"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line that names the fix (and exits 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
+
+
+def _problem_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--problem", "-p", default=None, help="KernelBench id (L1/66), problem file (.py) or spec (default L1/66)")
+
+
+def _gpu_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gpu", "-g", default=None, help="target GPU to compile for (default 4090)")
+
+
+def _kernel_args(p: argparse.ArgumentParser, config: bool = True) -> None:
+    p.add_argument("kernel", nargs="?", help="kernel file (default: the built-in kernels/conv3d_igemm.py)")
+    _problem_arg(p)
+    _gpu_arg(p)
+    if config:
+        p.add_argument("--config", "-c", default="", help="BLOCK_M=128,BLOCK_N=64,...,num_warps=8,num_stages=2,precision=tf32x3")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def _timeout_arg(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--timeout", type=positive_seconds, default=None, help=f"seconds per {what} before its worker is ended ({DEFAULT_TIMEOUTS})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="conv3d-bench", description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+
+    p = sub.add_parser("tui", help="the workbench screen: source, target limits, occupancy, benchmark panes")
+    p.add_argument("path", nargs="?", help="a kernel file to open, or a session .json to resume")
+    _problem_arg(p)
+    _gpu_arg(p)
+    p.add_argument("--session", "-s", default=None, help="session file to record into (default: sessions/<problem>-<gpu>.json)")
+
+    p = sub.add_parser("limits", help="a target GPU's limits and spec sheet")
+    _gpu_arg(p)
+    p.add_argument("--all", action="store_true", help="every known target")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    p = sub.add_parser("problems", help="the KernelBench conv3d problems and their facts")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("inspect", help="compile a config for the target (no GPU needed): resources, occupancy, waves, waste")
+    _kernel_args(p)
+    _timeout_arg(p, "compile")
+
+    p = sub.add_parser("bench", help="check and time one config in an isolated worker, the KernelBench way")
+    _kernel_args(p)
+    p.add_argument("--mode", choices=("auto", "gpu", "interpreter"), default="auto", help="auto: a GPU if there is one, else the interpreter on a reduced problem")
+    _timeout_arg(p, "trial")
+    p.add_argument("--ncu", action="store_true", help="also profile one launch with Nsight Compute")
+    p.add_argument("--session", "-s", default=None, help="append the trial to this session file")
+    p.add_argument("--note", default="", help="a note stored with the trial")
+
+    p = sub.add_parser("replay", help="re-run a saved session's trials here and compare")
+    p.add_argument("session", help="the session .json")
+    p.add_argument("--trials", default="all", help="all, best, or ids like 1,3,4 or 2-5")
+    p.add_argument("--simulate", action="store_true", help="no GPU: recompile, interpreter check, recorded timings")
+    p.add_argument("--tolerance", type=float, default=10.0, help="allowed slowdown in percent (default 10)")
+    _timeout_arg(p, "trial")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+    p = sub.add_parser("export", help="write a standalone KernelBench-format file with a config baked in")
+    p.add_argument("source", nargs="?", help="a session .json (exports its best correct trial) or a kernel file")
+    _problem_arg(p)
+    _gpu_arg(p)
+    p.add_argument("--config", "-c", default="", help="with a kernel file: the config to bake in")
+    p.add_argument("--trial", type=int, default=None, help="export this trial id instead of the best")
+    p.add_argument("--autotune", type=int, default=None, metavar="K", help="write the K fastest correct configs as an @triton.autotune list")
+    p.add_argument("--output", "-o", required=True, help="the file to write ('-': standard output); never an existing file without --force")
+    p.add_argument("--force", action="store_true", help="replace an existing kernel file, or export a failed trial (never a session)")
+    p.add_argument("--no-verify", action="store_true", help="skip judging the written file the KernelBench way")
+    _timeout_arg(p, "check")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench.runner.process import exit_on_sigterm
+
+    exit_on_sigterm()  # SIGTERM runs the exit hooks, so no worker outlives us
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    try:
+        return VERBS[args.verb]()(args)
+    except WorkbenchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _limits() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import limits
+
+    return limits.limits_command
+
+
+def _problems() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import limits
+
+    return limits.problems_command
+
+
+def _inspect() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import inspection
+
+    return inspection.inspect_command
+
+
+def _bench() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import bench
+
+    return bench.bench_command
+
+
+def _replay() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import replay
+
+    return replay.replay_command
+
+
+def _export() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import export
+
+    return export.export_command
+
+
+def _tui() -> Callable[[argparse.Namespace], int]:
+    from workbench.tui.app import run_tui
+
+    return run_tui
+
+
+# Each verb's module is imported only when it runs: `limits` must not pay for torch.
+VERBS: dict[str, Callable[[], Callable[[argparse.Namespace], int]]] = {
+    "limits": _limits,
+    "problems": _problems,
+    "inspect": _inspect,
+    "bench": _bench,
+    "replay": _replay,
+    "export": _export,
+    "tui": _tui,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

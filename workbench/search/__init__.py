@@ -1,0 +1,1 @@
+"""Sweeps: search spaces over a kernel's tunables and the strategies that walk them."""
