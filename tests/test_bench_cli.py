@@ -45,13 +45,24 @@ def test_bench_json_is_one_parsable_object(cache: Path) -> None:
     assert isinstance(result["correctness"]["max_abs_error"], float)
     assert result["timing"]["median_ms"] is None and result["timing"]["reason"]
     assert result["baseline"]["median_ms"] is None
-    assert result["speedup"] is None
+    assert result["kernelbench_speedup"] is None and result["kernel_only_speedup"] is None
 
 
 def test_bench_invalid_config_exits_2_with_a_result(cache: Path) -> None:
     proc = bench("--problem", TINY, "--config", "BLOCK_M=48", "--json", cache=cache)
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["status"] == "invalid_config"
+
+
+def test_bench_tf32_fails_the_check_and_exits_1(cache: Path) -> None:
+    """A trial that runs but fails KernelBench's 1e-4 check is wrong_result, exit 1 (not "OK")."""
+    config = CONFIG.replace("tf32x3", "tf32")
+    proc = bench("--problem", TINY, "--config", config, "--json", cache=cache)
+    assert proc.returncode == 1, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "wrong_result"
+    assert result["correctness"]["kernelbench_pass"] is False
+    assert result["correctness"]["rel_error"] > 3e-4  # the fp64 error is still shown
 
 
 def test_bench_wrong_kernel_prints_and_exits_1(cache: Path) -> None:

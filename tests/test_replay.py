@@ -11,10 +11,11 @@ import pytest
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
 from workbench.core.gpus import find_gpu
-from workbench.analysis.report import inspect_config
 from workbench.kernel.kernelfile import KernelFile
 from workbench.core.problem import parse_problem
-from workbench.replay import judge_run, select_trials, short_config
+from workbench.core.config import short_config
+from workbench.core.records import TrialResult
+from workbench.session.replay import judge_run, select_trials
 from workbench.runner.local import run_trial
 from workbench.session.store import Session, append_trial
 
@@ -39,13 +40,9 @@ def recorded(tmp_path_factory, bench_cache) -> Path:
     path = tmp_path_factory.mktemp("replay") / "tiny-4090.json"
     kf = KernelFile.load()
     for config in (GOOD, TOO_BIG, INVALID):
-        try:
-            report = inspect_config(kf, TINY, config, GPU)
-        except WorkbenchError:  # what the target refuses shows in the trial's result
-            report = None
         result = run_trial(kf, TINY, config, gpu=GPU, mode="interpreter", timeout_s=120)
-        append_trial(path, kf, TINY, GPU, config, report, result)
-    statuses = [t["status"] for t in Session.load(path, readonly=True).trials]
+        append_trial(path, kf, TINY, GPU, result)  # what the target refuses shows in the result
+    statuses = [t.status for t in Session.load(path, readonly=True).trials]
     assert statuses == ["ok", "out_of_resources", "invalid_config"], statuses
     return path
 
@@ -62,8 +59,8 @@ def test_simulate_passes_on_the_cpu(recorded, capsys):
     verdicts = [t["verdict"] for t in report["trials"]]
     assert verdicts == ["ok", "failed as recorded", "failed as recorded"]
     first = report["trials"][0]
-    assert first["now"]["resources"]["registers"] == first["recorded"]["resources"]["registers"]
-    assert first["now"]["interpreter"]["correct"] is True
+    assert first["compile"]["resources"]["registers"] == first["recorded"]["resources"]["registers"]
+    assert first["now"]["correct"] is True and first["now"]["mode"] == "interpreter"
     # The table form says the same, and marks recorded failures as such.
     assert main(["replay", str(recorded), "--simulate"]) == 0
     out = capsys.readouterr().out
@@ -97,8 +94,10 @@ def test_simulate_reports_resources_from_another_triton(recorded, tmp_path, caps
     )
     assert code == 0, report
     assert report["trials"][0]["verdict"] == "ok (other Triton)"
-    assert "Triton 0.0.1" in report["trials"][0]["detail"]
-    assert "registers" in report["trials"][0]["detail"]
+    detail = report["trials"][0]["detail"]
+    # Said plainly: the resources moved with the Triton version, and by how much.
+    assert "resources moved with the Triton version (Triton 0.0.1 -> Triton" in detail
+    assert "registers" in detail and "(+8)" in detail
 
 
 def test_simulate_reads_the_recorded_triton_version_field(recorded, tmp_path, capsys):
@@ -148,25 +147,25 @@ def test_bad_selections_and_files_exit_2(recorded, tmp_path, capsys):
     assert main(["replay", str(recorded), "--trials", "7"]) == 2
     assert "has no trial 7" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
-    bad.write_text('{"schema": "conv3d-bench/session/1",')
+    bad.write_text('{"schema": "conv3d-bench/session/2",')
     assert main(["replay", str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "left untouched" in err and "\n" not in err
     with Session.load(recorded, readonly=True) as s:
-        assert [t["id"] for t in select_trials(s, "1,3")] == [1, 3]
-        assert [t["id"] for t in select_trials(s, "2-3")] == [2, 3]
+        assert [t.id for t in select_trials(s, "1,3")] == [1, 3]
+        assert [t.id for t in select_trials(s, "2-3")] == [2, 3]
 
 
 # --- the judging rules --------------------------------------------------------------------------
-def _gpu(median, status="ok", passed=True, device="NVIDIA H100 80GB HBM3", cc="9.0") -> dict:
-    return {
+def _gpu(median, status="ok", passed=True, device="NVIDIA H100 80GB HBM3", cc="9.0") -> TrialResult:
+    return TrialResult.from_json({
         "status": status,
         "mode": "gpu",
         "device": device,
         "device_fingerprint": {"name": device, "cc": cc},
         "correctness": {"kernelbench_pass": passed, "rel_error": 1e-7},
         "timing": {"median_ms": median},
-    }
+    })  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -185,7 +184,7 @@ def _gpu(median, status="ok", passed=True, device="NVIDIA H100 80GB HBM3", cc="9
 )
 def test_judging(before, now, verdict, regression):
     outcome = judge_run(before, now, tolerance=10.0)
-    assert (outcome["verdict"], outcome["regression"]) == (verdict, regression)
+    assert (outcome.verdict, outcome.regression) == (verdict, regression)
 
 
 def test_short_config():

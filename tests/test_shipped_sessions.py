@@ -17,10 +17,12 @@ SHIPPED = sorted(SESSIONS.glob("*-h100*.json"))
 
 def test_there_is_a_shipped_l1_66_session_with_a_failing_trial():
     session = Session.load(SESSIONS / "l1-66-h100.json", readonly=True)
-    statuses = [t["status"] for t in session.trials]
+    statuses = [t.status for t in session.trials]
     assert len(statuses) >= 4 and "ok" in statuses and set(statuses) - {"ok"}, statuses
     best = session.best()
-    assert best is not None and best["device"].startswith("NVIDIA H100")
+    assert best is not None and best.device.startswith("NVIDIA H100")
+    # Read from schema /1 without loss: the resources kept twice there are one record now.
+    assert best.resources is not None and best.resources.triton_version == "3.6.0"
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
@@ -55,5 +57,5 @@ def test_export_of_the_shipped_session_writes_a_kernel_that_loads(name, tmp_path
     assert "# config: BLOCK_M=" in text  # the whole config, even where the trial ran the defaults
     session = Session.load(SESSIONS / name, readonly=True)
     baked = KernelFile.load(out).default_config(session.problem)
-    for key, value in session.best()["config"].items():
+    for key, value in session.best().config.items():
         assert baked[key] == value, (key, baked)

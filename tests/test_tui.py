@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from workbench.core.config import config_key
 from workbench.core.gpus import find_gpu
 from workbench.core.problem import parse_problem
+from workbench.core.records import TrialResult
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.occupancy_pane import OccupancyPane
 
@@ -77,13 +78,13 @@ async def test_edit_block_m_shows_core_occupancy() -> None:
         assert app.config["BLOCK_M"] == 64
         expected = inspect_config(app.ws.kf, app.ws.problem, dict(app.config), find_gpu("4090"))
         text = pane_text(app.query_one(OccupancyPane))
-        res, occ = expected["resources"], expected["occupancy"]
-        assert f"registers {res['registers']}/thread" in text
-        assert f"{occ['blocks_per_sm']} blk/SM" in text
-        assert f"{occ['fraction'] * 100:.0f}%" in text
-        assert f"{expected['grid_blocks']} blocks" in text
-        for limiter in occ["limiters"]:
-            assert f"{occ['limits'][limiter]} blk  ◀ binding" in text
+        res, occ = expected.resources, expected.occupancy
+        assert f"registers {res.registers}/thread" in text
+        assert f"{occ.blocks_per_sm} blk/SM" in text
+        assert f"{occ.fraction * 100:.0f}%" in text
+        assert f"{expected.grid_blocks} blocks" in text
+        for limiter in occ.limiters:
+            assert f"{occ.limits[limiter]} blk  ◀ binding" in text
         assert "compiled for sm_89" in text
 
 
@@ -169,7 +170,7 @@ async def test_pickers_and_help_do_not_crash() -> None:
         await pilot.press("down", "enter")  # the next target in the list
         await wait_for(pilot, lambda: app.ws.gpu.key != "4090", 30, "the target switch")
         await loaded(pilot)
-        assert app.report["target"]["key"] == app.ws.gpu.key
+        assert app.report.target.key == app.ws.gpu.key
         await pilot.press("escape", "s")  # save as: the session continues in the new file
         await pilot.pause()
         app.screen.query_one(Input).value = "elsewhere/mine.json"
@@ -195,18 +196,16 @@ async def test_resumed_h100_session_says_where_times_came_from(tmp_path: Path) -
     shipped = Path(__file__).resolve().parents[1] / "sessions" / "l1-66-h100.json"
     copy = tmp_path / "resumed.json"
     copy.write_text(shipped.read_text())
-    trials = json.loads(copy.read_text())["trials"]
-    correct = [t for t in trials if t["status"] == "ok" and t["correctness"]["kernelbench_pass"]]
-    best = min(correct, key=lambda t: t["timing"]["median_ms"])
-    fastest = min(
-        (t for t in trials if t["timing"]["median_ms"]), key=lambda t: t["timing"]["median_ms"]
-    )
-    assert fastest["id"] != best["id"]  # the point of the test
+    trials = [TrialResult.from_json(t) for t in json.loads(copy.read_text())["trials"]]
+    correct = [t for t in trials if t.correct and t.measured_ms]
+    best = min(correct, key=lambda t: t.measured_ms)
+    fastest = min((t for t in trials if t.measured_ms), key=lambda t: t.measured_ms)
+    assert fastest.id != best.id  # the point of the test
     app = WorkbenchApp(str(copy))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await wait_for(pilot, lambda: len(app.query_one(DataTable).rows) == len(trials))
         label = pane_text(app.query_one("#plot-label", Static))
-        assert f"best correct {best['timing']['median_ms']:.4g} ms (trial {best['id']})" in label
+        assert f"best correct {best.measured_ms:.4g} ms (trial {best.id})" in label
         summary = pane_text(app.query_one("#bench-summary", Static))
         assert "measured on NVIDIA H100" in summary

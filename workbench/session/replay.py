@@ -231,7 +231,7 @@ def simulate_trial(kf: KernelFile, session: Session, trial: TrialResult, timeout
         if then and now and then != now:
             # Another Triton makes other code: the move is information, not a regression.
             out.verdict = "ok (other Triton)"
-            out.detail = f"resources moved with the Triton version ({then} -> {now}) for {gpu.sm}: " + ", ".join(moved)
+            out.detail = f"resources moved with the Triton version (Triton {then} -> Triton {now}) for {gpu.sm}: " + ", ".join(moved)
         else:
             out.verdict, out.regression = "resources differ", True
             out.detail = f"compiled for {gpu.sm} with the recorded Triton {now}: " + ", ".join(moved)
