@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from workbench.kernel.compile import compile_for_target, cubin_resource_usage, cuobjdump_path, specialise
 from workbench.core.errors import CompileError, OutOfResources
 from workbench.core.gpus import GPUS
-from workbench.kernel.kernelfile import KernelFile
 from workbench.core.problem import PRESETS
+from workbench.kernel.compile import (
+    compile_for_target,
+    cubin_resource_usage,
+    cuobjdump_path,
+    specialise,
+)
+from workbench.kernel.kernelfile import KernelFile
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 L1_66 = PRESETS["L1/66"]

@@ -162,7 +162,11 @@ def test_presets_cover_kernelbench():
 def test_l1_66_shapes_and_user_grids():
     p = parse_problem("l1/66")
     assert p.output_shape == (8, 64, 14, 124, 122)
-    assert p.model_init_inputs() == [3, 64, (3, 5, 7)]  # get_init_inputs(), as KernelBench builds ModelNew
+    assert p.model_init_inputs() == [
+        3,
+        64,
+        (3, 5, 7),
+    ]  # get_init_inputs(), as KernelBench builds ModelNew
     # The grids the user profiled (kernelbench.md): per-image M tiles of 32 x N*groups, flat M of 128.
     assert -(-14 * 124 * 122 // 32) * 1 * 8 == 52952
     assert -(-p.gemm_m // 128) == 13237
@@ -203,7 +207,9 @@ def test_reduced_problem_keeps_conv_arguments():
     assert max(p.output_spatial) <= 4 and p.n <= 2
     # ModelNew is built from get_init_inputs(), so the channels and init inputs stay.
     assert (p.ci, p.co) == (full.ci, full.co) and p.model_init_inputs() == full.model_init_inputs()
-    assert "batch 4->2" in p.reduction(full) and "channels, kernel and init inputs kept" in p.reduction(full)
+    assert "batch 4->2" in p.reduction(
+        full
+    ) and "channels, kernel and init inputs kept" in p.reduction(full)
 
 
 def test_problem_dict_round_trip():

@@ -12,15 +12,15 @@ import pytest
 from interp import run_in_interpreter
 
 from workbench.cli import main
-from workbench.core.errors import WorkbenchError
 from workbench.cli.export import export_command
+from workbench.core.errors import WorkbenchError
+from workbench.core.gpus import find_gpu
+from workbench.core.problem import parse_problem
 from workbench.core.records import TrialResult
+from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.static_check import static_problems
 from workbench.session.export import ExportPlan
 from workbench.session.export import export_kernel as export_plan
-from workbench.core.gpus import find_gpu
-from workbench.kernel.kernelfile import KernelFile
-from workbench.core.problem import parse_problem
 from workbench.session.store import Session
 
 FIXTURES = Path(__file__).parent / "fixtures_export"
@@ -119,7 +119,9 @@ def test_refuses_what_kernelbench_rejects(tmp_path):
 
 
 # --- from a session -----------------------------------------------------------------------------
-def _result(config: dict, status: str, median: float | None, passed: bool, mode: str = "gpu") -> TrialResult:
+def _result(
+    config: dict, status: str, median: float | None, passed: bool, mode: str = "gpu"
+) -> TrialResult:
     return TrialResult.from_json({
         "device": "NVIDIA H100 80GB HBM3" if mode == "gpu" else "Triton interpreter on CPU",
         "mode": mode,
@@ -148,7 +150,16 @@ def session_path(tmp_path) -> Path:
 
 
 def _args(source, output, **kw) -> Namespace:
-    base = dict(problem=None, gpu=None, config="", trial=None, force=False, autotune=None, no_verify=True, timeout=None)
+    base = dict(
+        problem=None,
+        gpu=None,
+        config="",
+        trial=None,
+        force=False,
+        autotune=None,
+        no_verify=True,
+        timeout=None,
+    )
     return Namespace(source=str(source), output=str(output), **{**base, **kw})
 
 
@@ -158,7 +169,10 @@ def test_export_best_trial_from_session(session_path, tmp_path):
     text = out.read_text()
     assert "\nBLOCK_M = 64\n" in text  # trial 3: the fastest correct one
     # KernelBench's protocol first, kernel only beside it, each naming the device.
-    assert "# measured on NVIDIA H100 80GB HBM3, KernelBench's protocol (mean of 100, L2 flushed): 1.7 ms" in text
+    assert (
+        "# measured on NVIDIA H100 80GB HBM3, KernelBench's protocol (mean of 100, L2 flushed): 1.7 ms"
+        in text
+    )
     assert "# kernel only on NVIDIA H100 80GB HBM3 (do_bench median): 1.5 ms" in text
     assert "# session trial 3 of " in text
     assert KernelFile.load(out).default_config(TINY)["BLOCK_M"] == 64
@@ -194,7 +208,22 @@ def test_export_from_kernel_file_and_config_via_cli(tmp_path):
     huge = "BLOCK_M=256,BLOCK_N=64,BLOCK_K=64,num_stages=4"
     assert main(["export", "-p", "L1/66", "-c", huge, "-o", str(tmp_path / "n.py")]) == 2
     assert not (tmp_path / "n.py").exists()
-    assert main(["export", "-p", "L1/66", "-c", huge, "--force", "--no-verify", "-o", str(tmp_path / "n.py")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "-p",
+                "L1/66",
+                "-c",
+                huge,
+                "--force",
+                "--no-verify",
+                "-o",
+                str(tmp_path / "n.py"),
+            ]
+        )
+        == 0
+    )
 
 
 # --- the real check: exported files equal nn.Conv3d under the same seed ---------------------------

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from workbench.analysis.report import inspect_config
 from workbench.cli import main
 from workbench.core.errors import ConfigError
 from workbench.core.gpus import GPUS
-from workbench.analysis.report import inspect_config
-from workbench.kernel.kernelfile import KernelFile
 from workbench.core.problem import PRESETS
+from workbench.kernel.kernelfile import KernelFile
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -14,9 +14,9 @@ from interp import run_in_interpreter
 
 from workbench.core.errors import ConfigError, KernelFileError
 from workbench.core.paths import BUILTIN_KERNEL
+from workbench.core.problem import PRESETS, parse_problem
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.launch import device_redirect
-from workbench.core.problem import PRESETS, parse_problem
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AUTOTUNED = FIXTURES / "user_autotuned.py"

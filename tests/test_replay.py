@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
-from workbench.core.errors import WorkbenchError
-from workbench.core.gpus import find_gpu
-from workbench.kernel.kernelfile import KernelFile
-from workbench.core.problem import parse_problem
 from workbench.core.config import short_config
+from workbench.core.gpus import find_gpu
+from workbench.core.problem import parse_problem
 from workbench.core.records import TrialResult
-from workbench.session.replay import judge_run, select_trials
+from workbench.kernel.kernelfile import KernelFile
 from workbench.runner.local import run_trial
+from workbench.session.replay import judge_run, select_trials
 from workbench.session.store import Session, append_trial
 
 GPU = find_gpu("4090")

@@ -14,11 +14,11 @@ import psutil
 import pytest
 import torch
 
-from workbench.runner import ncu
-from workbench.kernel.kernelfile import KernelFile
 from workbench.core.gpus import find_gpu
 from workbench.core.problem import parse_problem
 from workbench.core.records import Timing, TrialResult
+from workbench.kernel.kernelfile import KernelFile
+from workbench.runner import ncu
 from workbench.runner.local import compare, keep_warm, run_trial
 
 HERE = Path(__file__).resolve().parent
@@ -197,7 +197,9 @@ def test_compile_error_names_file_and_line() -> None:
 
 # --- pure parts -----------------------------------------------------------------------------
 def _timed(median: float, p20: float, p80: float) -> TrialResult:
-    return TrialResult(device="gpu", mode="gpu", timing=Timing(median_ms=median, p20_ms=p20, p80_ms=p80))
+    return TrialResult(
+        device="gpu", mode="gpu", timing=Timing(median_ms=median, p20_ms=p20, p80_ms=p80)
+    )
 
 
 def test_compare_words() -> None:

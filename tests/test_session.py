@@ -16,10 +16,10 @@ import pytest
 
 from workbench.core.errors import SessionError
 from workbench.core.gpus import find_gpu
-from workbench.kernel.kernelfile import KernelFile
-from workbench.core.problem import parse_problem
 from workbench.core.jsonio import plain
+from workbench.core.problem import parse_problem
 from workbench.core.records import TrialResult
+from workbench.kernel.kernelfile import KernelFile
 from workbench.session.store import SCHEMA, Session, append_trial, read_session_file
 
 GPU = find_gpu("4090")
@@ -47,7 +47,9 @@ def result(status="ok", mode="gpu", median=1.0, passed=True, inspect=True) -> Tr
                 "method": "cuda-graph median",
                 "reason": "" if mode == "gpu" else "the interpreter is not timed",
             },
-            "kernelbench_timing": {"mean_ms": median * 1.1 if mode == "gpu" and median == median else None},
+            "kernelbench_timing": {
+                "mean_ms": median * 1.1 if mode == "gpu" and median == median else None
+            },
             "baseline": {"median_ms": 3.78},
             "kernel_only_speedup": 3.78 / median if median else None,
             "ncu": None,

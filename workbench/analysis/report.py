@@ -83,7 +83,9 @@ def report_from_compile(
         rules=rules,
         target=target_ref(gpu),
         problem=problem_ref(problem),
-        kernel=KernelRef(path=str(kf.path), sha256=kf.sha256, name=launch.name, builtin=kf.is_builtin),
+        kernel=KernelRef(
+            path=str(kf.path), sha256=kf.sha256, name=launch.name, builtin=kf.is_builtin
+        ),
         config=dict(config),
         untunable=kf.untunable(problem),
         provenance=[
@@ -129,4 +131,6 @@ def _waste(config: Config, gemm: tuple[int, int, int]) -> tuple[TileWaste | None
             " the tile of the implicit GEMM"
         )
     bm, bn, bk = (int(t) for t in tiles)  # type: ignore[arg-type]
-    return tile_waste(*gemm, bm, bn, bk), "masked lanes of BLOCK_M x BLOCK_N x BLOCK_K tiles over M x N x K"
+    return tile_waste(
+        *gemm, bm, bn, bk
+    ), "masked lanes of BLOCK_M x BLOCK_N x BLOCK_K tiles over M x N x K"

@@ -14,7 +14,15 @@ import contextlib
 from rich.console import Console
 from rich.table import Table
 
-from workbench.cli.render import STATUS_STYLE, err_console, headline, ms, num, out_console, print_json
+from workbench.cli.render import (
+    STATUS_STYLE,
+    err_console,
+    headline,
+    ms,
+    num,
+    out_console,
+    print_json,
+)
 from workbench.core.config import format_config, parse_config
 from workbench.core.gpus import find_gpu
 from workbench.core.records import Status, TrialResult
@@ -34,7 +42,11 @@ def bench_command(args: argparse.Namespace) -> int:
     mode = resolve_mode(args.mode)
     console = err_console()
     with contextlib.ExitStack() as stack:
-        session = stack.enter_context(Session.open(args.session, kf, problem, gpu)) if args.session else None
+        session = (
+            stack.enter_context(Session.open(args.session, kf, problem, gpu))
+            if args.session
+            else None
+        )
         where = device.fingerprint(mode).get("name")
         previous = session.previous(where) if session else None
         if args.json:
@@ -79,7 +91,10 @@ def print_result(r: TrialResult, console: Console) -> None:
         ran += ": correctness only, on the reduced problem"
     head.add_row("ran on", ran)
     if r.problem is not None:
-        head.add_row("problem", r.problem.label + (f" ({r.problem.reduction})" if r.problem.reduction else ""))
+        head.add_row(
+            "problem",
+            r.problem.label + (f" ({r.problem.reduction})" if r.problem.reduction else ""),
+        )
     if r.kernel is not None:
         head.add_row("kernel", f"{r.kernel.path} (sha256 {r.kernel.sha256[:12]})")
     head.add_row("config", format_config(r.config) or "(the file's defaults)")
@@ -113,10 +128,18 @@ def _correctness(r: TrialResult, console: Console) -> None:
     t = Table(title="correctness", title_justify="left", show_header=False)
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("vs fp64 reference", f"rel error {num(c.rel_error, '.2e')}, max abs {num(c.max_abs_error, '.2e')}")
-    verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]"}.get(c.kernelbench_pass, "[yellow]not checked on CPU[/]")  # type: ignore[call-overload]
+    t.add_row(
+        "vs fp64 reference",
+        f"rel error {num(c.rel_error, '.2e')}, max abs {num(c.max_abs_error, '.2e')}",
+    )
+    verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]"}.get(
+        c.kernelbench_pass, "[yellow]not checked on CPU[/]"
+    )  # type: ignore[arg-type]
     trials = f", {c.trials} trial{'s' * (c.trials != 1)}"
-    t.add_row("KernelBench check", f"{verdict} (allclose atol={c.atol:g} rtol={c.rtol:g} vs the fp32 reference{trials})")
+    t.add_row(
+        "KernelBench check",
+        f"{verdict} (allclose atol={c.atol:g} rtol={c.rtol:g} vs the fp32 reference{trials})",
+    )
     t.add_row("NaN / Inf / never written", f"{c.nan_count} / {c.inf_count} / {c.unwritten_count}")
     if c.weights:
         t.add_row("ModelNew's weights", c.weights)
@@ -136,7 +159,15 @@ def _timing(r: TrialResult, console: Console) -> None:
     kb = r.kernelbench_timing
     base = r.baseline
     t = Table(title="timing", title_justify="left")
-    for col in ("", "KernelBench mean", "kernel only median", "p20 - p80 (kernel only)", "TFLOP/s", "GB/s", "% peak"):
+    for col in (
+        "",
+        "KernelBench mean",
+        "kernel only median",
+        "p20 - p80 (kernel only)",
+        "TFLOP/s",
+        "GB/s",
+        "% peak",
+    ):
         t.add_column(col)
     pct = f"{num(tm.pct_peak_compute, '.1f')} {tm.peak_basis} / {num(tm.pct_peak_bandwidth, '.1f')} bw"
     t.add_row(
@@ -159,7 +190,8 @@ def _timing(r: TrialResult, console: Console) -> None:
             changed = f"; changed {', '.join(vs.changed)}" if vs.changed else ""
             console.print(
                 f"vs previous trial {vs.previous_id} ({ms(vs.previous_median_ms)}): {vs.change_pct:+.1f}%,"
-                f" [bold]{vs.verdict}[/]{changed}" + ("" if vs.same_device else " [yellow](another device)[/]")
+                f" [bold]{vs.verdict}[/]{changed}"
+                + ("" if vs.same_device else " [yellow](another device)[/]")
             )
 
 
@@ -175,6 +207,10 @@ def _ncu(r: TrialResult, console: Console) -> None:
     t.add_column("value", justify="right")
     t.add_column("ncu name", style="dim")
     for name, value in n.metrics.items():
-        shown = f"{value:,}" if isinstance(value, int) else (f"{value:.1f}" if isinstance(value, float) else str(value))
+        shown = (
+            f"{value:,}"
+            if isinstance(value, int)
+            else (f"{value:.1f}" if isinstance(value, float) else str(value))
+        )
         t.add_row(LABELS.get(name, name), shown, name)
     console.print(t)

@@ -57,7 +57,9 @@ def _plan(args: argparse.Namespace, console: Console) -> ExportPlan:
     source = args.source
     if source and looks_like_session(Path(source)):
         if args.config:
-            raise ExportError("--config goes with a kernel file; from a session, pick a trial with --trial N")
+            raise ExportError(
+                "--config goes with a kernel file; from a session, pick a trial with --trial N"
+            )
         session = Session.load(source, readonly=True)
         for flag, given in (("--problem", args.problem), ("--gpu", args.gpu)):
             if given:
@@ -69,12 +71,16 @@ def _plan(args: argparse.Namespace, console: Console) -> ExportPlan:
     if args.trial is not None:
         raise ExportError("--trial needs a session file as the source")
     if args.autotune is not None:
-        raise ExportError("--autotune needs a session (its fastest correct trials); give the session .json")
+        raise ExportError(
+            "--autotune needs a session (its fastest correct trials); give the session .json"
+        )
     kf = KernelFile.load(source)
     problem, gpu = load_problem(args.problem), find_gpu(args.gpu)
     plan = plan_from_kernel(kf, problem, gpu, parse_config(args.config))
     if not args.force:
-        compile_for_target(kf, problem, plan.config, gpu)  # never tried: at least it must fit the target
+        compile_for_target(
+            kf, problem, plan.config, gpu
+        )  # never tried: at least it must fit the target
     return plan
 
 
@@ -83,10 +89,18 @@ def _verify(out: Path, plan: ExportPlan, timeout: float | None, console: Console
     under seed 42, its own baked config, against the reference (interpreter here, GPU where present)."""
     written = KernelFile.load(out)
     result = run_trial(written, plan.problem, {}, gpu=plan.gpu, mode="auto", timeout_s=timeout)
-    where = result.device + (" (reduced problem)" if result.problem is not None and result.problem.reduced else "")
+    where = result.device + (
+        " (reduced problem)" if result.problem is not None and result.problem.reduced else ""
+    )
     if result.correct:
-        timed = f"; KernelBench's protocol {result.kernelbench_ms:.3f} ms" if result.kernelbench_ms else ""
+        timed = (
+            f"; KernelBench's protocol {result.kernelbench_ms:.3f} ms"
+            if result.kernelbench_ms
+            else ""
+        )
         console.print(f"checked {out} the KernelBench way on {where}: {result.message}{timed}")
         return 0
-    console.print(f"[red]{out} was written, but fails when judged the KernelBench way on {where}: {result.message}[/]")
+    console.print(
+        f"[red]{out} was written, but fails when judged the KernelBench way on {where}: {result.message}[/]"
+    )
     return 1

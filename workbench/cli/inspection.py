@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
@@ -45,7 +45,7 @@ def render(report: InspectReport) -> Group:
         f"target {t.name} (CC {t.cc}, {t.sm}, {t.sms} SMs)\n"
         f"config [bold]{format_config(report.config)}[/]"
     )
-    parts: list[object] = [Panel(head, title="inspect", expand=False)]
+    parts: list[RenderableType] = [Panel(head, title="inspect", expand=False)]
     parts += [_resources_table(report), _occupancy_table(report), _grid_table(report)]
     parts.append(_waste_text(report))
     if report.prediction is not None:
@@ -63,7 +63,9 @@ def _resources_table(report: InspectReport) -> Table:
     table.add_column("what", style="bold")
     table.add_column("value")
     table.add_row("registers / thread", str(r.registers))
-    table.add_row("spills (stack + local)", f"[red]{r.spill_bytes} B[/]" if r.spill_bytes else "0 B")
+    table.add_row(
+        "spills (stack + local)", f"[red]{r.spill_bytes} B[/]" if r.spill_bytes else "0 B"
+    )
     table.add_row("shared / block", f"{r.shared_bytes} B ({r.shared_bytes / 1024:.1f} KB)")
     cached = "cached" if r.cached else (f"{r.compile_s:.2f} s" if r.compile_s is not None else "")
     table.add_row("source", f"{r.source}" + (f" ({cached})" if cached else ""))
@@ -78,7 +80,11 @@ def _occupancy_table(report: InspectReport) -> Group:
     table.add_column("")
     for name, blocks in occ.limits.items():
         binding = name in occ.limiters
-        table.add_row(f"[bold]{name}[/]" if binding else name, str(blocks), "[yellow]binding[/]" if binding else "")
+        table.add_row(
+            f"[bold]{name}[/]" if binding else name,
+            str(blocks),
+            "[yellow]binding[/]" if binding else "",
+        )
     summary = (
         f"{occ.blocks_per_sm} blocks/SM x {occ.warps_per_block} warps ="
         f" {occ.active_warps}/{occ.max_warps} warps = [bold]{occ.fraction:.1%}[/]"
@@ -97,7 +103,11 @@ def _grid_table(report: InspectReport) -> Table:
     table.add_row("grid", f"{' x '.join(map(str, report.grid))} = {report.grid_blocks} blocks")
     table.add_row("blocks per wave", str(w.blocks_per_wave))
     table.add_row("waves", f"{w.waves:.2f} ({w.full_waves} full)")
-    tail = f"{w.tail_blocks} blocks ({w.tail_fill:.0%} of a wave)" if w.tail_blocks else "none (whole waves)"
+    tail = (
+        f"{w.tail_blocks} blocks ({w.tail_fill:.0%} of a wave)"
+        if w.tail_blocks
+        else "none (whole waves)"
+    )
     table.add_row("tail", tail)
     table.add_row("wave efficiency", f"{w.efficiency:.1%}")
     return table

@@ -38,7 +38,16 @@ def problems_command(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return 0
     t = Table(title="KernelBench conv3d problems (Level 2: the conv part; ModelNew(*init inputs))")
-    for col in ("id", "problem", "output", "GEMM M x N x K", "GFLOP", "min MB", "init inputs", "after the conv"):
+    for col in (
+        "id",
+        "problem",
+        "output",
+        "GEMM M x N x K",
+        "GFLOP",
+        "min MB",
+        "init inputs",
+        "after the conv",
+    ):
         t.add_column(col)
     for key, p in PRESETS.items():
         t.add_row(

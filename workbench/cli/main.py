@@ -47,7 +47,12 @@ def positive_seconds(text: str) -> float:
 
 
 def _problem_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--problem", "-p", default=None, help="KernelBench id (L1/66), problem file (.py) or spec (default L1/66)")
+    p.add_argument(
+        "--problem",
+        "-p",
+        default=None,
+        help="KernelBench id (L1/66), problem file (.py) or spec (default L1/66)",
+    )
 
 
 def _gpu_arg(p: argparse.ArgumentParser) -> None:
@@ -55,16 +60,28 @@ def _gpu_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _kernel_args(p: argparse.ArgumentParser, config: bool = True) -> None:
-    p.add_argument("kernel", nargs="?", help="kernel file (default: the built-in kernels/conv3d_igemm.py)")
+    p.add_argument(
+        "kernel", nargs="?", help="kernel file (default: the built-in kernels/conv3d_igemm.py)"
+    )
     _problem_arg(p)
     _gpu_arg(p)
     if config:
-        p.add_argument("--config", "-c", default="", help="BLOCK_M=128,BLOCK_N=64,...,num_warps=8,num_stages=2,precision=tf32x3")
+        p.add_argument(
+            "--config",
+            "-c",
+            default="",
+            help="BLOCK_M=128,BLOCK_N=64,...,num_warps=8,num_stages=2,precision=tf32x3",
+        )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 
 def _timeout_arg(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--timeout", type=positive_seconds, default=None, help=f"seconds per {what} before its worker is ended ({DEFAULT_TIMEOUTS})")
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=None,
+        help=f"seconds per {what} before its worker is ended ({DEFAULT_TIMEOUTS})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,11 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
 
-    p = sub.add_parser("tui", help="the workbench screen: source, target limits, occupancy, benchmark panes")
+    p = sub.add_parser(
+        "tui", help="the workbench screen: source, target limits, occupancy, benchmark panes"
+    )
     p.add_argument("path", nargs="?", help="a kernel file to open, or a session .json to resume")
     _problem_arg(p)
     _gpu_arg(p)
-    p.add_argument("--session", "-s", default=None, help="session file to record into (default: sessions/<problem>-<gpu>.json)")
+    p.add_argument(
+        "--session",
+        "-s",
+        default=None,
+        help="session file to record into (default: sessions/<problem>-<gpu>.json)",
+    )
 
     p = sub.add_parser("limits", help="a target GPU's limits and spec sheet")
     _gpu_arg(p)
@@ -88,13 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("problems", help="the KernelBench conv3d problems and their facts")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("inspect", help="compile a config for the target (no GPU needed): resources, occupancy, waves, waste")
+    p = sub.add_parser(
+        "inspect",
+        help="compile a config for the target (no GPU needed): resources, occupancy, waves, waste",
+    )
     _kernel_args(p)
     _timeout_arg(p, "compile")
 
-    p = sub.add_parser("bench", help="check and time one config in an isolated worker, the KernelBench way")
+    p = sub.add_parser(
+        "bench", help="check and time one config in an isolated worker, the KernelBench way"
+    )
     _kernel_args(p)
-    p.add_argument("--mode", choices=("auto", "gpu", "interpreter"), default="auto", help="auto: a GPU if there is one, else the interpreter on a reduced problem")
+    p.add_argument(
+        "--mode",
+        choices=("auto", "gpu", "interpreter"),
+        default="auto",
+        help="auto: a GPU if there is one, else the interpreter on a reduced problem",
+    )
     _timeout_arg(p, "trial")
     p.add_argument("--ncu", action="store_true", help="also profile one launch with Nsight Compute")
     p.add_argument("--session", "-s", default=None, help="append the trial to this session file")
@@ -103,21 +137,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="re-run a saved session's trials here and compare")
     p.add_argument("session", help="the session .json")
     p.add_argument("--trials", default="all", help="all, best, or ids like 1,3,4 or 2-5")
-    p.add_argument("--simulate", action="store_true", help="no GPU: recompile, interpreter check, recorded timings")
-    p.add_argument("--tolerance", type=float, default=10.0, help="allowed slowdown in percent (default 10)")
+    p.add_argument(
+        "--simulate",
+        action="store_true",
+        help="no GPU: recompile, interpreter check, recorded timings",
+    )
+    p.add_argument(
+        "--tolerance", type=float, default=10.0, help="allowed slowdown in percent (default 10)"
+    )
     _timeout_arg(p, "trial")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
-    p = sub.add_parser("export", help="write a standalone KernelBench-format file with a config baked in")
-    p.add_argument("source", nargs="?", help="a session .json (exports its best correct trial) or a kernel file")
+    p = sub.add_parser(
+        "export", help="write a standalone KernelBench-format file with a config baked in"
+    )
+    p.add_argument(
+        "source",
+        nargs="?",
+        help="a session .json (exports its best correct trial) or a kernel file",
+    )
     _problem_arg(p)
     _gpu_arg(p)
     p.add_argument("--config", "-c", default="", help="with a kernel file: the config to bake in")
-    p.add_argument("--trial", type=int, default=None, help="export this trial id instead of the best")
-    p.add_argument("--autotune", type=int, default=None, metavar="K", help="write the K fastest correct configs as an @triton.autotune list")
-    p.add_argument("--output", "-o", required=True, help="the file to write ('-': standard output); never an existing file without --force")
-    p.add_argument("--force", action="store_true", help="replace an existing kernel file, or export a failed trial (never a session)")
-    p.add_argument("--no-verify", action="store_true", help="skip judging the written file the KernelBench way")
+    p.add_argument(
+        "--trial", type=int, default=None, help="export this trial id instead of the best"
+    )
+    p.add_argument(
+        "--autotune",
+        type=int,
+        default=None,
+        metavar="K",
+        help="write the K fastest correct configs as an @triton.autotune list",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="the file to write ('-': standard output); never an existing file without --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing kernel file, or export a failed trial (never a session)",
+    )
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip judging the written file the KernelBench way"
+    )
     _timeout_arg(p, "check")
     return parser
 

@@ -66,7 +66,11 @@ def headline(result: TrialResult) -> str:
     if result.kernelbench_ms is not None:
         parts.append(
             f"[bold]KernelBench's protocol {result.kernelbench_ms:.3f} ms"
-            + (f", {result.kernelbench_speedup:.2f}x cuDNN[/]" if result.kernelbench_speedup else "[/]")
+            + (
+                f", {result.kernelbench_speedup:.2f}x cuDNN[/]"
+                if result.kernelbench_speedup
+                else "[/]"
+            )
         )
     if result.kernel_only_ms is not None:
         parts.append(

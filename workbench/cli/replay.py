@@ -37,7 +37,14 @@ def replay_command(args: argparse.Namespace) -> int:
                 label = "starting" if stage == "start" else stage
                 progress.update(task, description=f"trial {trial.id}: {label}")
 
-        outcomes = replay(session, trials, simulate=args.simulate, tolerance=tolerance, timeout=args.timeout, on_progress=on_progress)
+        outcomes = replay(
+            session,
+            trials,
+            simulate=args.simulate,
+            tolerance=tolerance,
+            timeout=args.timeout,
+            on_progress=on_progress,
+        )
     code = 1 if any(o.regression for o in outcomes) else 0
     if args.json:
         print_json(
@@ -93,7 +100,9 @@ def _resources_cell(recorded: dict[str, object], now: dict[str, object] | None) 
     return ", ".join(cells) + (" [dim](as recorded)[/]" if same else "")
 
 
-def _print_table(session: Session, outcomes: list[Outcome], *, simulate: bool, tolerance: float) -> None:
+def _print_table(
+    session: Session, outcomes: list[Outcome], *, simulate: bool, tolerance: float
+) -> None:
     console = out_console()
     target = session.target
     title = (
@@ -103,7 +112,11 @@ def _print_table(session: Session, outcomes: list[Outcome], *, simulate: bool, t
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("config")
-    names = ("resources now", "interpreter", "recorded time", "verdict") if simulate else ("recorded", "now", "change", "correct", "device", "verdict")
+    names = (
+        ("resources now", "interpreter", "recorded time", "verdict")
+        if simulate
+        else ("recorded", "now", "change", "correct", "device", "verdict")
+    )
     for name in names:
         table.add_column(name)
     for o in outcomes:
@@ -112,7 +125,11 @@ def _print_table(session: Session, outcomes: list[Outcome], *, simulate: bool, t
         rec = o.recorded
         if simulate:
             res = _resources_cell(rec.resources, o.compile.get("resources"))
-            timed = f"{_ms(rec.measured_ms)} [dim]recorded on {rec.device}[/]" if rec.measured_ms is not None else "[dim]not timed[/]"
+            timed = (
+                f"{_ms(rec.measured_ms)} [dim]recorded on {rec.device}[/]"
+                if rec.measured_ms is not None
+                else "[dim]not timed[/]"
+            )
             table.add_row(str(o.id), config, res, _correct_word(o.now), timed, verdict)
         else:
             cur = o.now or Summary(status=None)
@@ -120,7 +137,16 @@ def _print_table(session: Session, outcomes: list[Outcome], *, simulate: bool, t
             rec_t = _ms(rec.measured_ms) if rec.correct else (rec.status or "-")
             cur_t = _ms(cur.measured_ms) if cur.correct else (cur.status or "-")
             where = "same" if not o.device_differs else f"differs: {cur.device}"
-            table.add_row(str(o.id), config, rec_t, cur_t, change, f"{_yes_no(rec)} / {_yes_no(cur)}", where, verdict)
+            table.add_row(
+                str(o.id),
+                config,
+                rec_t,
+                cur_t,
+                change,
+                f"{_yes_no(rec)} / {_yes_no(cur)}",
+                where,
+                verdict,
+            )
     console.print(table)
     for o in outcomes:
         if o.detail:

@@ -30,7 +30,9 @@ def parse_config(text: str | None) -> Config:
         if not key.isidentifier():
             raise ConfigError(f"{key!r} is not a parameter name: {CONFIG_HELP}")
         if key in config:  # last-wins would hide a typo
-            raise ConfigError(f"{key} is given twice in the config ({key}={config[key]} and {part}): keep one")
+            raise ConfigError(
+                f"{key} is given twice in the config ({key}={config[key]} and {part}): keep one"
+            )
         config[key] = parse_value(key, value)
     return config
 
@@ -45,7 +47,9 @@ def parse_value(key: str, value: str) -> int | str:
     except ValueError:
         if key in LAUNCH_KEYS or is_block_key(key):
             example = EXAMPLE_VALUE.get(key, 64)
-            raise ConfigError(f"{key}={value!r} must be a whole number, e.g. {key}={example}") from None
+            raise ConfigError(
+                f"{key}={value!r} must be a whole number, e.g. {key}={example}"
+            ) from None
         return value
 
 
@@ -90,7 +94,12 @@ def precision_modes(tunables: list[Any]) -> tuple[str, ...]:
 
 def is_pow2(value: object) -> bool:
     """A positive power-of-two int (bools are not numbers here)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0 and not value & (value - 1)
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value > 0
+        and not value & (value - 1)
+    )
 
 
 def check_rules(
@@ -102,7 +111,7 @@ def check_rules(
     for key, value in config.items():
         upper = key.upper()
         if upper.startswith("BLOCK"):
-            if not is_pow2(value):
+            if not isinstance(value, int) or not is_pow2(value):
                 out.append(
                     RuleBreak(
                         key,
@@ -142,7 +151,7 @@ def check_rules(
                     )
                 )
         elif key == "num_warps":
-            if not is_pow2(value) or value > 32:
+            if not isinstance(value, int) or not is_pow2(value) or value > 32:
                 out.append(
                     RuleBreak(
                         key, f"num_warps={value} must be a power of two from 1 to 32", "error"

@@ -298,15 +298,23 @@ def limit_rows(gpu: GPU, compact: bool = False) -> list[tuple[str, str]]:
     """A target's limits and spec sheet as (what, value) rows; `compact` for a narrow pane."""
     a = gpu.arch
     sms = f"{gpu.sms} @ {gpu.boost_mhz} MHz boost" if gpu.boost_mhz else str(gpu.sms)
-    rates = f"fp32 {gpu.fp32_tflops:g} · tf32 {gpu.tf32_tflops:g} · fp16 {gpu.fp16_tflops:g} (dense)"
+    rates = (
+        f"fp32 {gpu.fp32_tflops:g} · tf32 {gpu.tf32_tflops:g} · fp16 {gpu.fp16_tflops:g} (dense)"
+    )
     if compact:
         rows = [
             ("arch", f"CC {gpu.cc_text} · {a.sm} · {gpu.source}"),
             ("SMs", sms),
-            ("per SM", f"{a.max_warps_per_sm} warps · {a.max_threads_per_sm} thr · {a.max_blocks_per_sm} blk"),
+            (
+                "per SM",
+                f"{a.max_warps_per_sm} warps · {a.max_threads_per_sm} thr · {a.max_blocks_per_sm} blk",
+            ),
             ("regs/SM", f"{a.registers_per_sm} ({a.max_registers_per_thread}/thread max)"),
             ("smem/SM", f"{a.max_shared_per_sm // 1024} KiB"),
-            ("smem/blk", f"{a.max_shared_per_block_optin // 1024} KiB opt-in · {a.reserved_shared_per_block} B rsv"),
+            (
+                "smem/blk",
+                f"{a.max_shared_per_block_optin // 1024} KiB opt-in · {a.reserved_shared_per_block} B rsv",
+            ),
             ("thr/blk", str(a.max_threads_per_block)),
             ("L2 · mem", f"{gpu.l2_mb:g} MB · {gpu.memory} · {gpu.bandwidth_gbs:g} GB/s"),
             ("TFLOP/s", rates),
@@ -318,9 +326,18 @@ def limit_rows(gpu: GPU, compact: bool = False) -> list[tuple[str, str]]:
             ("warps / SM", str(a.max_warps_per_sm)),
             ("blocks / SM", str(a.max_blocks_per_sm)),
             ("threads / block", str(a.max_threads_per_block)),
-            ("registers / SM", f"{a.registers_per_sm} ({a.max_registers_per_thread} max per thread)"),
-            ("shared / SM", f"{a.max_shared_per_sm // 1024} KB (carveouts {', '.join(map(str, a.carveouts_kb))} KB)"),
-            ("shared / block", f"{a.max_shared_per_block_optin // 1024} KB opt-in, {a.shared_per_block_default // 1024} KB default; {a.reserved_shared_per_block} B reserved"),
+            (
+                "registers / SM",
+                f"{a.registers_per_sm} ({a.max_registers_per_thread} max per thread)",
+            ),
+            (
+                "shared / SM",
+                f"{a.max_shared_per_sm // 1024} KB (carveouts {', '.join(map(str, a.carveouts_kb))} KB)",
+            ),
+            (
+                "shared / block",
+                f"{a.max_shared_per_block_optin // 1024} KB opt-in, {a.shared_per_block_default // 1024} KB default; {a.reserved_shared_per_block} B reserved",
+            ),
             ("L2", f"{gpu.l2_mb:g} MB"),
             ("memory", f"{gpu.memory}, {gpu.bandwidth_gbs:g} GB/s"),
             ("FP32 / TF32 / FP16 TFLOP/s", rates),

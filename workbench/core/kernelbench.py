@@ -29,7 +29,9 @@ def correctness_seeds(count: int = CORRECTNESS_TRIALS) -> list[int]:
     import torch  # heavy: only a worker asks
 
     generator = torch.Generator().manual_seed(SEED)
-    return [int(torch.randint(0, 2**32 - 1, (1,), generator=generator).item()) for _ in range(count)]
+    return [
+        int(torch.randint(0, 2**32 - 1, (1,), generator=generator).item()) for _ in range(count)
+    ]
 
 
 # --- its conv3d problems -------------------------------------------------------------------------
@@ -46,7 +48,16 @@ L1_PARAMS = (
     "groups=1",
     "bias=False",
 )
-L1_CONV = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias")
+L1_CONV = (
+    "in_channels",
+    "out_channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+    "bias",
+)
 
 
 def _l2_conv(*rest: Any) -> tuple[Any, ...]:

@@ -31,7 +31,7 @@ def _triple(value: int | tuple[int, ...] | list[int], what: str) -> Triple:
         raise ProblemError(
             f"{what} needs 1 or 3 values, got {len(values)}: write e.g. {what}=3 or {what}=3x5x7"
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,21 @@ class Problem:
 
     def same_conv(self, other: Problem) -> bool:
         """The same convolution (shapes, arguments, dtype), whatever the names and facts."""
-        keys = ("n", "ci", "co", "d", "h", "w", "kernel", "stride", "padding", "dilation", "groups", "bias", "dtype")
+        keys = (
+            "n",
+            "ci",
+            "co",
+            "d",
+            "h",
+            "w",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+            "bias",
+            "dtype",
+        )
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
     @property
@@ -247,7 +261,8 @@ class Problem:
         for name in ("init_inputs", "model_params", "model_conv", "ops", "origin", "file_sha256"):
             if not data[name]:
                 data.pop(name)  # a spec problem's record stays as it always was
-        return _lists(data)
+        out: dict[str, Any] = _lists(data)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Problem:
@@ -277,7 +292,9 @@ def bind_params(params: tuple[str, ...], init_inputs: list[Any]) -> dict[str, An
         elif sep:
             values[name] = _literal(default)
         else:
-            raise ProblemError(f"get_init_inputs() gives {len(init_inputs)} values; {name} has none")
+            raise ProblemError(
+                f"get_init_inputs() gives {len(init_inputs)} values; {name} has none"
+            )
     return values
 
 

@@ -120,7 +120,7 @@ class Record:
             return data
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__} record must be an object, got {type(data).__name__}")
-        hints = _hints(cls)
+        hints = _hints(cls)  # type: ignore[arg-type]
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         known: JSON = {}
         extra: JSON = {}
@@ -173,7 +173,7 @@ class Resources(Record):
             if found:
                 data = {**data, "triton_version": found.group(2)}
                 data.setdefault("target_sm", found.group(1))
-        return super().from_json(data)  # type: ignore[return-value]
+        return super().from_json(data)
 
 
 _SOURCE_TEXT = re.compile(r"compiled for (\S+) by Triton (\S+)")
@@ -465,12 +465,16 @@ class TrialResult(Record):
     @property
     def correct(self) -> bool:
         """Ran and met KernelBench's check: what "correct" means everywhere."""
-        return self.ok and self.correctness is not None and self.correctness.kernelbench_pass is True
+        return (
+            self.ok and self.correctness is not None and self.correctness.kernelbench_pass is True
+        )
 
     @property
     def kernel_only_ms(self) -> float | None:
         """do_bench's median where measured on a GPU, else None."""
-        return _finite(self.timing.median_ms if self.timing else None) if self.mode == "gpu" else None
+        return (
+            _finite(self.timing.median_ms if self.timing else None) if self.mode == "gpu" else None
+        )
 
     @property
     def kernelbench_ms(self) -> float | None:
@@ -493,7 +497,7 @@ class TrialResult(Record):
     def from_json(cls, data: Any) -> TrialResult:
         if isinstance(data, dict):
             data = _migrate_trial_v1(data)
-        return super().from_json(data)  # type: ignore[return-value]
+        return super().from_json(data)
 
 
 def _finite(value: float | None) -> float | None:

@@ -130,7 +130,7 @@ def _configs_node(call: ast.Call, tree: ast.Module) -> ast.List | ast.Tuple | No
                 isinstance(stmt, ast.Assign)
                 and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], ast.Name)
-                and stmt.targets[0].id == node.id
+                and stmt.targets[0].id == node.id  # type: ignore[attr-defined]
             ):
                 node = stmt.value
     return node if isinstance(node, ast.List | ast.Tuple) else None
@@ -168,7 +168,7 @@ def bake_config(source: str, config: Config, path: str = "kernel") -> str:
         if configs.end_lineno != configs.lineno:  # keep a one-config-per-line layout
             lines = src.text.splitlines()
             elt_line = lines[configs.elts[0].lineno - 1]
-            close_line = lines[configs.end_lineno - 1]  # type: ignore[index]
+            close_line = lines[(configs.end_lineno or configs.lineno) - 1]
             indent = elt_line[: len(elt_line) - len(elt_line.lstrip())]
             close = close_line[: len(close_line) - len(close_line.lstrip())]
             one = f"[\n{indent}{one[1:-1]},\n{close}]"
@@ -213,7 +213,7 @@ def bake_config(source: str, config: Config, path: str = "kernel") -> str:
 
 def _config_kwargs(node: ast.Call) -> list[str]:
     if node.args and isinstance(node.args[0], ast.Dict):
-        return [k.value for k in node.args[0].keys if isinstance(k, ast.Constant)]
+        return [str(k.value) for k in node.args[0].keys if isinstance(k, ast.Constant)]
     return []
 
 
@@ -223,10 +223,10 @@ def _one_config(src: _Source, first: ast.Call, config: Config) -> str:
         raise ExportError(
             f"line {first.lineno}: the first autotune config has no literal dict of parameters"
         )
-    meta = {}
+    meta: dict[str, Any] = {}
     for k, v in zip(first.args[0].keys, first.args[0].values):
         if isinstance(k, ast.Constant):
-            meta[k.value] = config.get(k.value, _literal_value(v))
+            meta[str(k.value)] = config.get(str(k.value), _literal_value(v))
     keywords = {}
     for kw in first.keywords:
         if kw.arg in LAUNCH_KEYS and kw.arg in config:
@@ -245,22 +245,20 @@ def _literal_value(node: ast.expr) -> Any:
     try:
         return ast.literal_eval(node)
     except ValueError:
-        raise ExportError(
-            f"line {node.lineno}: autotune config value is not a literal"  # type: ignore[attr-defined]
-        ) from None
+        raise ExportError(f"line {node.lineno}: autotune config value is not a literal") from None
 
 
 def _add_keyword(src: _Source, call: ast.Call, key: str, value: int | str) -> Edit:
     """Insert `key=value` after the launch's last argument, in the call's own layout."""
-    items: list[ast.AST] = [*call.args, *call.keywords]
+    items: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
     if not items:
         raise ExportError(f"line {call.lineno}: the launch has no arguments to extend")
     last = items[-1]
     value_node = last.value if isinstance(last, ast.keyword) else last
-    end = src.offset(value_node.end_lineno, value_node.end_col_offset)  # type: ignore[arg-type]
-    if last.lineno == call.lineno:  # type: ignore[attr-defined]
+    end = src.span(value_node)[1]
+    if last.lineno == call.lineno:
         return Edit(end, end, f", {key}={literal(value)}")
-    line = src.text.splitlines()[last.lineno - 1]  # type: ignore[attr-defined]
+    line = src.text.splitlines()[last.lineno - 1]
     indent = line[: len(line) - len(line.lstrip())]
     return Edit(end, end, f",\n{indent}{key}={literal(value)}")
 
@@ -343,7 +341,9 @@ def _render(item: Any) -> str:
 
 
 # --- the top K configs as an @triton.autotune list ----------------------------------------------
-def bake_autotune(source: str, configs: list[Config], path: str = "kernel", key: list[str] | None = None) -> str:
+def bake_autotune(
+    source: str, configs: list[Config], path: str = "kernel", key: list[str] | None = None
+) -> str:
     """`source` with the kernel tuned over `configs` by `@triton.autotune` (fastest first).
 
     An autotuned kernel gets its list replaced; a plain `@triton.jit` launch gets the decorator,
@@ -366,9 +366,13 @@ def bake_autotune(source: str, configs: list[Config], path: str = "kernel", key:
             assert call is not None
             node = _configs_node(call, tree)
             if node is None or not node.elts or not isinstance(node.elts[0], ast.Call):
-                raise ExportError(f"{path}:{call.lineno}: @triton.autotune of {kernel.name} has no literal config list to replace")
+                raise ExportError(
+                    f"{path}:{call.lineno}: @triton.autotune of {kernel.name} has no literal config list to replace"
+                )
             indent = " " * (node.elts[0].col_offset)
-            items = ",\n".join(indent + _config_text(src.segment(node.elts[0].func), c) for c in configs)
+            items = ",\n".join(
+                indent + _config_text(src.segment(node.elts[0].func), c) for c in configs
+            )
             edits.append(Edit(*src.span(node), "[\n" + items + ",\n" + " " * node.col_offset + "]"))
         return src.apply(edits)
     launches = [
@@ -376,8 +380,14 @@ def bake_autotune(source: str, configs: list[Config], path: str = "kernel", key:
         if any(kw.arg in tuned for kw in call.keywords)
     ]  # fmt: skip
     if not launches:
-        raise ExportError(f"{path}: no launch passes {', '.join(tuned)}; cannot make an @triton.autotune list for it")
-    names = {c.func.value.id for c in launches if isinstance(c.func, ast.Subscript) and isinstance(c.func.value, ast.Name)}  # type: ignore[attr-defined]
+        raise ExportError(
+            f"{path}: no launch passes {', '.join(tuned)}; cannot make an @triton.autotune list for it"
+        )
+    names = {
+        c.func.value.id
+        for c in launches
+        if isinstance(c.func, ast.Subscript) and isinstance(c.func.value, ast.Name)
+    }
     for name in names:
         kernel = kernels[name]
         first = min(kernel.decorator_list, key=lambda d: d.lineno)
@@ -388,18 +398,18 @@ def bake_autotune(source: str, configs: list[Config], path: str = "kernel", key:
         block = f"{indent}@triton.autotune(\n{indent}    configs=[\n{items}{indent}    ],\n{indent}    key=[{keys}],\n{indent})\n"
         edits.append(Edit(line_start, line_start, block))
     for call in launches:
-        items: list[ast.AST] = [*call.args, *call.keywords]
+        args: list[ast.expr | ast.keyword] = [*call.args, *call.keywords]
         for i, kw in enumerate(call.keywords):
             if kw.arg in tuned or kw.arg in LAUNCH_KEYS:
-                at = len(call.args) + i
-                prev = items[at - 1]
+                prev = args[len(call.args) + i - 1]
                 prev_node = prev.value if isinstance(prev, ast.keyword) else prev
-                start = src.offset(prev_node.end_lineno, prev_node.end_col_offset)  # type: ignore[attr-defined,arg-type]
-                edits.append(Edit(start, src.span(kw.value)[1], ""))
+                edits.append(Edit(src.span(prev_node)[1], src.span(kw.value)[1], ""))
     return src.apply(edits)
 
 
 def _config_text(ctor: str, config: Config) -> str:
-    meta = ", ".join(f"{json.dumps(k)}: {literal(v)}" for k, v in config.items() if k not in LAUNCH_KEYS)
+    meta = ", ".join(
+        f"{json.dumps(k)}: {literal(v)}" for k, v in config.items() if k not in LAUNCH_KEYS
+    )
     launch = "".join(f", {k}={literal(config[k])}" for k in LAUNCH_KEYS if k in config)
     return f"{ctor}({{{meta}}}{launch})"

@@ -44,7 +44,7 @@ from workbench.kernel.sass import SassError, instruction_mix
 try:
     from triton.runtime.errors import OutOfResources as TritonOutOfResources
 except ImportError:  # pragma: no cover - older Triton
-    TritonOutOfResources = None  # type: ignore[assignment,misc]
+    TritonOutOfResources = None
 
 CACHE_SCHEMA = 2
 _RESOURCE_LINE = re.compile(r"REG:(\d+)\s+STACK:(\d+)\s+SHARED:(\d+)\s+LOCAL:(\d+)")
@@ -258,10 +258,11 @@ def _as_workbench_error(
 
 
 def _causes(err: BaseException) -> list[BaseException]:
-    out = []
-    while err is not None and err not in out:
-        out.append(err)
-        err = err.__cause__ or err.__context__
+    out: list[BaseException] = []
+    link: BaseException | None = err
+    while link is not None and link not in out:
+        out.append(link)
+        link = link.__cause__ or link.__context__
     return out
 
 

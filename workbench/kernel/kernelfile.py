@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import dataclasses
 import hashlib
 import itertools
 import os
-import re
 import sys
 import traceback
 import types
@@ -446,7 +444,10 @@ def _check_source(source: str, path: Path) -> None:
             f"{path}: no class ModelNew: a KernelBench-format file defines `class ModelNew(nn.Module)`"
         )
     if not any(
-        is_jit(d) for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) for d in n.decorator_list
+        is_jit(d)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef)
+        for d in n.decorator_list
     ):
         raise KernelFileError(
             f"{path}: no @triton.jit kernel: decorate the kernel with @triton.jit"

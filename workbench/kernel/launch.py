@@ -31,7 +31,7 @@ from triton.runtime.autotuner import Autotuner
 from triton.runtime.interpreter import InterpretedFunction
 from triton.runtime.jit import JITFunction
 
-from workbench.core.config import LAUNCH_KEYS, Config, is_pow2, validate
+from workbench.core.config import LAUNCH_KEYS, Config, validate
 from workbench.core.errors import ConfigError
 
 BLOCK_NAME = re.compile(r"^[A-Z0-9_]*(BLOCK|TILE)[A-Z0-9_]*$")
@@ -119,7 +119,7 @@ class _DeviceRedirect(TorchFunctionMode):
         super().__init__()
         self.target = target
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]  # noqa: ANN001
         kwargs = dict(kwargs or {})
         if getattr(func, "__self__", None) is torch.Tensor.is_cuda:  # the property's getter
             return True  # wrappers that branch on is_cuda take their Triton path
@@ -243,7 +243,7 @@ def _override_launch(base: Any, overrides: Config) -> Callable[[Callable], Calla
     names = set(_param_names(base))
 
     def make(run: Callable) -> Callable:
-        def forced_run(*args, grid, warmup, **kwargs):
+        def forced_run(*args: Any, grid: Any, warmup: Any, **kwargs: Any) -> Any:
             bound, options = _bind(base, args, kwargs)
             for key, value in overrides.items():
                 if key in LAUNCH_KEYS:
@@ -346,7 +346,7 @@ def _default_launch_options() -> dict[str, int]:
         from triton.backends.nvidia.compiler import CUDAOptions
 
         defaults = {f.name: f.default for f in dataclasses.fields(CUDAOptions)}
-        return {"num_warps": defaults["num_warps"], "num_stages": defaults["num_stages"]}
+        return {"num_warps": int(defaults["num_warps"]), "num_stages": int(defaults["num_stages"])}  # type: ignore[arg-type]
     except Exception:  # a Triton without the NVIDIA backend: its documented defaults
         return {"num_warps": 4, "num_stages": 3}
 
@@ -377,7 +377,7 @@ def recorder(base: Any, obj: Any, launches: list[Launch]) -> Callable[[Callable]
     defaults = _default_launch_options()
 
     def make(_run: Callable) -> Callable:
-        def record(*args, grid, warmup, **kwargs):
+        def record(*args: Any, grid: Any, warmup: Any, **kwargs: Any) -> None:
             bound, options = _bind(base, args, kwargs)
             grid_3 = _grid_tuple(grid, bound)
             launches.append(

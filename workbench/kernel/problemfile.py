@@ -50,7 +50,9 @@ class ProblemFile:
         if path.is_dir():
             raise ProblemError(f"{path} is a directory: give a KernelBench problem .py file")
         if not path.is_file():
-            raise ProblemError(f"problem file {path} does not exist: give a KernelBench problem .py file or an id like L1/66")
+            raise ProblemError(
+                f"problem file {path} does not exist: give a KernelBench problem .py file or an id like L1/66"
+            )
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
@@ -91,7 +93,9 @@ class ProblemFile:
             try:
                 exec(compile(self.source, str(self.code_path), "exec"), module.__dict__)
             except Exception as err:
-                raise ProblemError(f"{self.path}: importing the problem file failed: {_one_line(err)}") from err
+                raise ProblemError(
+                    f"{self.path}: importing the problem file failed: {_one_line(err)}"
+                ) from err
             finally:
                 sys.modules.pop(name, None)
             self._module = module
@@ -114,7 +118,9 @@ class ProblemFile:
                 torch.manual_seed(kernelbench.SEED)
                 model = self.module().Model(*init)
         except Exception as err:
-            raise ProblemError(f"{self.path}: Model(*get_init_inputs()) raised {_one_line(err)}") from err
+            raise ProblemError(
+                f"{self.path}: Model(*get_init_inputs()) raised {_one_line(err)}"
+            ) from err
         if not isinstance(model, torch.nn.Module):
             raise ProblemError(f"{self.path}: Model(...) is not a torch.nn.Module")
         return model
@@ -137,29 +143,47 @@ class ProblemFile:
         model = self.build_model("meta")
         convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
         if not convs:
-            raise ProblemError(f"{self.path}: its Model has no nn.Conv3d: the workbench tunes conv3d kernels")
+            raise ProblemError(
+                f"{self.path}: its Model has no nn.Conv3d: the workbench tunes conv3d kernels"
+            )
         if len(convs) > 1:
             raise ProblemError(
                 f"{self.path}: its Model has {len(convs)} nn.Conv3d modules; the workbench tunes one conv per problem"
             )
         conv = convs[0]
         if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
-            raise ProblemError(f"{self.path}: the conv's padding {conv.padding!r} ({conv.padding_mode}) is not supported; use numbers")
+            raise ProblemError(
+                f"{self.path}: the conv's padding {conv.padding!r} ({conv.padding_mode}) is not supported; use numbers"
+            )
         (shape,) = self.input_shapes()
         n, ci, d, h, w = shape
         if ci != conv.in_channels:
-            raise ProblemError(f"{self.path}: get_inputs() has {ci} channels, the conv expects {conv.in_channels}")
+            raise ProblemError(
+                f"{self.path}: get_inputs() has {ci} channels, the conv expects {conv.in_channels}"
+            )
         init = self.init_inputs()
-        conv_args = (
-            conv.in_channels, conv.out_channels, tuple(conv.kernel_size), tuple(conv.stride),
-            tuple(conv.padding), tuple(conv.dilation), conv.groups, conv.bias is not None,
+        kernel, stride, padding, dilation = (
+            _three(conv.kernel_size), _three(conv.stride), _three(conv.padding), _three(conv.dilation)
         )  # fmt: skip
+        conv_args = (
+            conv.in_channels,
+            conv.out_channels,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            conv.groups,
+            conv.bias is not None,
+        )
         standard = _standard_conv(init) == conv_args
-        params = tuple(_param_text(p) for p in list(inspect.signature(self.module().Model.__init__).parameters.values())[1:])
+        params = tuple(
+            _param_text(p)
+            for p in list(inspect.signature(self.module().Model.__init__).parameters.values())[1:]
+        )
         whole = self._does_more_than_conv(model, conv, shape)
         return Problem(
-            n=n, ci=ci, co=conv.out_channels, d=d, h=h, w=w, kernel=conv_args[2],
-            stride=conv_args[3], padding=conv_args[4], dilation=conv_args[5], groups=conv.groups,
+            n=n, ci=ci, co=conv.out_channels, d=d, h=h, w=w, kernel=kernel,
+            stride=stride, padding=padding, dilation=dilation, groups=conv.groups,
             bias=conv.bias is not None, name=self.path.stem, init_inputs=tuple(init),
             model_params=() if standard else params,
             model_conv=() if standard else conv_args,
@@ -167,7 +191,9 @@ class ProblemFile:
             origin=str(self.path), file_sha256=self.sha256,
         )  # fmt: skip
 
-    def _does_more_than_conv(self, model: torch.nn.Module, conv: torch.nn.Conv3d, shape: tuple[int, ...]) -> bool:
+    def _does_more_than_conv(
+        self, model: torch.nn.Module, conv: torch.nn.Conv3d, shape: tuple[int, ...]
+    ) -> bool:
         extra = [p for p in model.parameters() if all(p is not q for q in conv.parameters())]
         modules = [m for m in model.modules() if m is not model and m is not conv]
         if extra or modules:
@@ -179,6 +205,11 @@ class ProblemFile:
         except Exception:
             return True  # a forward that meta tensors cannot run: treat it as more than the conv
         return not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(alone.shape)
+
+
+def _three(value: Any) -> tuple[int, int, int]:
+    a, b, c = (int(v) for v in value)
+    return (a, b, c)
 
 
 def _standard_conv(init: list[Any]) -> tuple[Any, ...] | None:
@@ -215,7 +246,9 @@ def _check_source(source: str, path: Path) -> None:
     for needed, what in (("Model", "class Model(nn.Module)"), ("get_inputs", "def get_inputs()"),
                          ("get_init_inputs", "def get_init_inputs()")):  # fmt: skip
         if needed not in names:
-            raise ProblemError(f"{path}: no {what}: a KernelBench problem file defines Model, get_inputs and get_init_inputs")
+            raise ProblemError(
+                f"{path}: no {what}: a KernelBench problem file defines Model, get_inputs and get_init_inputs"
+            )
 
 
 def _one_line(err: BaseException) -> str:
@@ -229,7 +262,9 @@ def load_problem(text: str | None) -> Problem:
     from workbench.core.problem import parse_problem
 
     if text is not None and not text.strip():
-        raise ProblemError("--problem is empty: name a KernelBench id such as L1/66, a problem file, or a spec")
+        raise ProblemError(
+            "--problem is empty: name a KernelBench id such as L1/66, a problem file, or a spec"
+        )
     if text is not None and (text.strip().endswith(".py") or Path(text).is_dir()):
         return ProblemFile.load(text.strip()).problem()
     return parse_problem(text)

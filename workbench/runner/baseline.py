@@ -7,6 +7,7 @@ Measured inside a GPU worker with the trial's own inputs and both timing methods
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -65,8 +66,6 @@ def get(
         device=fingerprint.get("name"),
         cached=False,
     )
-    try:
+    with contextlib.suppress(OSError):  # a read-only cache costs a re-measurement, not a failure
         write_json(_path(key), {**baseline.to_json(), "key": key})
-    except OSError:
-        pass  # a read-only cache costs a re-measurement, not a failure
     return baseline

@@ -54,7 +54,9 @@ def classify(err: BaseException, kernel_path: str | None = None) -> TrialFailure
         return TrialFailure(Status.COMPILE_ERROR, f"{where}compile error: {text}", detail)
     if name == "OutOfMemoryError":
         return TrialFailure(
-            Status.OUT_OF_RESOURCES, f"{where}out of GPU memory: {text}: try a smaller problem", detail
+            Status.OUT_OF_RESOURCES,
+            f"{where}out of GPU memory: {text}: try a smaller problem",
+            detail,
         )
     if isinstance(err, AssertionError):  # the user's own check, e.g. `assert groups == 1`
         said = _first(err) if str(err).strip() else "an assert in the kernel file failed"

@@ -41,7 +41,9 @@ def torch_cuda_version() -> str | None:
     for folder in spec.submodule_search_locations:
         version = Path(folder) / "version.py"
         if version.is_file():
-            found = re.search(r"^cuda\s*(?::\s*[^=]+)?=\s*['\"]([^'\"]+)['\"]", version.read_text(), re.M)
+            found = re.search(
+                r"^cuda\s*(?::\s*[^=]+)?=\s*['\"]([^'\"]+)['\"]", version.read_text(), re.M
+            )
             return found.group(1) if found else None
     return None
 

@@ -146,7 +146,14 @@ def run_worker_batch(
         req_path, res_path = Path(tmp) / "requests.json", Path(tmp) / "results.jsonl"
         req_path.write_text(dumps([r.to_json() for r in requests], indent=None), encoding="utf-8")
         if prefix:  # a wrapper such as ncu: start the worker under it
-            argv = [*prefix, sys.executable, "-m", "workbench.runner.worker", str(req_path), str(res_path)]
+            argv = [
+                *prefix,
+                sys.executable,
+                "-m",
+                "workbench.runner.worker",
+                str(req_path),
+                str(res_path),
+            ]
             worker = spawn(argv, env)
         else:
             worker = _take_spare(mode, env) or spawn(_serve_argv(), env, stdin_pipe=True)
@@ -228,7 +235,10 @@ class LocalRunner:
                 self._interpreter(requests, indices, done, cancel, progress)
             else:
                 self._sequential(requests, indices, "gpu", done, cancel, progress)
-        return [r if r is not None else _failed(requests[i], Status.CANCELLED, "cancelled") for i, r in enumerate(results)]
+        return [
+            r if r is not None else _failed(requests[i], Status.CANCELLED, "cancelled")
+            for i, r in enumerate(results)
+        ]
 
     # --- modes ----------------------------------------------------------------------------
     def _sequential(
@@ -250,13 +260,20 @@ class LocalRunner:
                 return
             finished: list[int] = []
 
-            def got(raw: dict[str, Any], batch: list[int] = todo, finished: list[int] = finished) -> None:
+            def got(
+                raw: dict[str, Any], batch: list[int] = todo, finished: list[int] = finished
+            ) -> None:
                 index = batch[len(finished)]
                 finished.append(index)
                 done(index, TrialResult.from_json(raw))
 
             outcome = run_worker_batch(
-                [requests[i] for i in todo], env_mode, limit, cancel=cancel, progress=progress, on_result=got
+                [requests[i] for i in todo],
+                env_mode,
+                limit,
+                cancel=cancel,
+                progress=progress,
+                on_result=got,
             )
             todo = todo[len(finished) :]  # supervise() has passed on every result the worker wrote
             if not todo:
@@ -340,23 +357,31 @@ class LocalRunner:
 
 def _failed(request: TrialRequest, status: Status, message: str) -> TrialResult:
     return TrialResult(
-        status=status, message=message, mode=request.mode, target=request.target, config=dict(request.config)
+        status=status,
+        message=message,
+        mode=request.mode,
+        target=request.target,
+        config=dict(request.config),
     )
 
 
 # --- one trial, as the verbs and the TUI ask for it -------------------------------------------
 def resolve_mode(mode: str) -> str:
-    """"auto" is a GPU where there is one, else the interpreter; "gpu" without one is an error."""
+    """ "auto" is a GPU where there is one, else the interpreter; "gpu" without one is an error."""
     if mode not in ("auto", "gpu", "interpreter"):
         raise UsageError(f"--mode must be auto, gpu or interpreter, got {mode!r}")
     if mode == "auto":
         return "gpu" if device.gpu_present() else "interpreter"
     if mode == "gpu" and not device.gpu_present():
-        raise UsageError("--mode gpu needs a CUDA GPU and a CUDA build of torch; none here: use --mode interpreter")
+        raise UsageError(
+            "--mode gpu needs a CUDA GPU and a CUDA build of torch; none here: use --mode interpreter"
+        )
     return mode
 
 
-def make_request(kf: KernelFile, problem: Problem, config: Config, gpu: GPU, mode: str, **extra: Any) -> TrialRequest:
+def make_request(
+    kf: KernelFile, problem: Problem, config: Config, gpu: GPU, mode: str, **extra: Any
+) -> TrialRequest:
     pf = ProblemFile.for_problem(problem)
     return TrialRequest(
         phase=extra.pop("phase", "trial"),
@@ -401,7 +426,9 @@ def run_trial(
     try:
         validate(config)
     except ConfigError as err:
-        result = TrialResult(status=Status.INVALID_CONFIG, message=str(err), mode=mode, target=gpu.key, config=config)
+        result = TrialResult(
+            status=Status.INVALID_CONFIG, message=str(err), mode=mode, target=gpu.key, config=config
+        )
         return finish(result, kf, previous, started)
     request = make_request(kf, problem, config, gpu, mode)
     runner = LocalRunner(compile_workers=1, timeout_s=timeout_s)
@@ -414,7 +441,9 @@ def run_trial(
         else:
             if progress is not None:
                 progress("profiling one launch with ncu")
-            result.ncu = run_ncu(kf, request.replace(phase="ncu", config=result.config), cancel=cancel)
+            result.ncu = run_ncu(
+                kf, request.replace(phase="ncu", config=result.config), cancel=cancel
+            )
     return finish(result, kf, previous, started)
 
 
@@ -446,7 +475,9 @@ class InspectFailed(WorkbenchError):
         self.status = status
 
 
-def finish(result: TrialResult, kf: KernelFile, previous: TrialResult | None, started: float) -> TrialResult:
+def finish(
+    result: TrialResult, kf: KernelFile, previous: TrialResult | None, started: float
+) -> TrialResult:
     """What the parent adds to a worker's result: where it ran, speedups, the comparison."""
     if not result.device_fingerprint:
         fp_mode = "gpu" if result.mode == "gpu" else "interpreter"
@@ -487,7 +518,11 @@ def compare(result: TrialResult, previous: TrialResult) -> Comparison:
     then_ms = (then.mean_ms if use_kb else then.median_ms) if then else None
     out.previous_median_ms = then_ms
     if not now_ms or not then_ms:
-        out.reason = "no timing to compare (" + ((now.reason if now else "") or (then.reason if then else "") or "not measured") + ")"
+        out.reason = (
+            "no timing to compare ("
+            + ((now.reason if now else "") or (then.reason if then else "") or "not measured")
+            + ")"
+        )
         return out
     out.change_pct = 100.0 * (now_ms - then_ms) / then_ms
     assert now is not None and then is not None
@@ -518,7 +553,9 @@ def run_ncu(
     with tempfile.TemporaryDirectory(prefix="conv3d-bench-ncu-") as tmp:
         log = Path(tmp) / "ncu.csv"
         prefix = ncu.command(exe, names, [], log)
-        outcome = run_worker_batch([request.replace(compile=False)], "gpu", timeout_s, cancel=cancel, prefix=prefix)
+        outcome = run_worker_batch(
+            [request.replace(compile=False)], "gpu", timeout_s, cancel=cancel, prefix=prefix
+        )
         text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
     if outcome.timed_out:
         return NcuReport(ok=False, message=f"ncu timed out after {timeout_s:g} s")
@@ -528,7 +565,9 @@ def run_ncu(
     parsed = ncu.parse_csv(text) or ncu.parse_csv(outcome.stdout)
     reason = ncu.failure(everything, outcome.returncode or 0)
     if not parsed.get("metrics"):
-        return NcuReport(ok=False, message=reason or "ncu reported no metrics", detail=everything[-3000:])
+        return NcuReport(
+            ok=False, message=reason or "ncu reported no metrics", detail=everything[-3000:]
+        )
     worker = outcome.results[0] if outcome.results else {}
     return NcuReport(
         ok=True,

@@ -130,7 +130,9 @@ def exit_on_sigterm() -> None:
 
 def _gone(proc: psutil.Process) -> bool:
     try:
-        return proc.status() == psutil.STATUS_ZOMBIE  # dead; only its parent's reaping is left
+        return bool(
+            proc.status() == psutil.STATUS_ZOMBIE
+        )  # dead; only its parent's reaping is left
     except psutil.NoSuchProcess:
         return True
 

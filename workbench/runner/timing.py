@@ -21,7 +21,9 @@ from workbench.core.gpus import local_device
 from workbench.core.problem import Problem
 from workbench.core.records import Timing
 
-DO_BENCH_METHOD = "kernel only: triton.testing.do_bench (warmup 25 ms, rep 100 ms, L2 cleared), median"
+DO_BENCH_METHOD = (
+    "kernel only: triton.testing.do_bench (warmup 25 ms, rep 100 ms, L2 cleared), median"
+)
 SCREEN_METHOD = "kernel only, screening: triton.testing.do_bench (warmup 5 ms, rep 20 ms), median"
 
 

@@ -195,7 +195,9 @@ def handle(request: TrialRequest, state: BatchState) -> TrialResult:
     return out
 
 
-def _compile(kf: KernelFile, problem: Problem, config: dict[str, Any], gpu: GPU, out: TrialResult) -> dict[str, Any]:
+def _compile(
+    kf: KernelFile, problem: Problem, config: dict[str, Any], gpu: GPU, out: TrialResult
+) -> dict[str, Any]:
     """Compile once for the target; the trial's inspect report is made from that compile."""
     progress(f"compiling for {gpu.name} ({gpu.sm})")
     config = kf.full_config(problem, config)
@@ -223,7 +225,9 @@ def _trial(
     out.problem = problem_ref(run_problem, None if on_gpu else problem)
     if on_gpu:
         if not torch.cuda.is_available():
-            raise TrialFailure(Status.RUNTIME_FAULT, "no usable CUDA device in the worker: use --mode interpreter")
+            raise TrialFailure(
+                Status.RUNTIME_FAULT, "no usable CUDA device in the worker: use --mode interpreter"
+            )
         state.details = state.details or worker_details()
         out.device_fingerprint = {**fingerprint("gpu"), **state.details}
         out.device = str(state.details.get("name"))
@@ -327,7 +331,9 @@ def _correctness(
     return result
 
 
-def _ncu_target(kf: KernelFile, problem: Problem, config: dict[str, Any], state: BatchState) -> None:
+def _ncu_target(
+    kf: KernelFile, problem: Problem, config: dict[str, Any], state: BatchState
+) -> None:
     """The program ncu profiles: warm-up calls, then one more (the profiled launch)."""
     module = state.module(kf, "gpu")
     model = build_model_new(module, problem, "gpu")

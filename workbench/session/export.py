@@ -64,6 +64,7 @@ def plan_from_session(
     session: Session, trial_id: int | None = None, force: bool = False, autotune: int | None = None
 ) -> ExportPlan:
     """The session's best correct trial (or `trial_id`), its kernel and its whole config."""
+    trial: TrialResult | None
     if trial_id is not None:
         trial = session.trial(trial_id)
     else:
@@ -92,7 +93,10 @@ def top_configs(session: Session, k: int, kf: KernelFile, problem: Problem) -> l
     """The K fastest correct configs timed on a GPU, fastest first (the user's rule: 2-3)."""
     if k < 1:
         raise ExportError(f"--autotune {k}: give the number of configs to keep, e.g. --autotune 3")
-    ranked = sorted((t for t in session.trials if t.correct and t.measured_ms is not None), key=lambda t: t.measured_ms or 0.0)
+    ranked = sorted(
+        (t for t in session.trials if t.correct and t.measured_ms is not None),
+        key=lambda t: t.measured_ms or 0.0,
+    )
     seen: list[Config] = []
     for trial in ranked:
         full = kf.full_config(problem, dict(trial.config))
@@ -101,7 +105,9 @@ def top_configs(session: Session, k: int, kf: KernelFile, problem: Problem) -> l
         if len(seen) == k:
             break
     if not seen:
-        raise ExportError(f"{session.path} has no correct trial timed on a GPU to make an autotune list from")
+        raise ExportError(
+            f"{session.path} has no correct trial timed on a GPU to make an autotune list from"
+        )
     return seen
 
 
@@ -138,7 +144,9 @@ def header(kf_name: str, plan: ExportPlan) -> list[str]:
         f"# problem: {plan.problem.label() if pid == plan.problem.name else pid}",
     ]
     if plan.autotune:
-        lines.append(f"# configs (@triton.autotune, fastest first): {'; '.join(format_config(c) for c in plan.autotune)}")
+        lines.append(
+            f"# configs (@triton.autotune, fastest first): {'; '.join(format_config(c) for c in plan.autotune)}"
+        )
     else:
         lines.append(f"# config: {format_config(plan.config)}")
     lines += [f"# {line}" for line in describe_numbers(plan.trial)]
@@ -157,24 +165,34 @@ def describe_numbers(trial: TrialResult | None) -> list[str]:
     base = trial.baseline
     if kb is not None:
         speed = f", {trial.kernelbench_speedup:.2f}x cuDNN" if trial.kernelbench_speedup else ""
-        ref = f" (cuDNN {base.kernelbench_mean_ms:.4g} ms)" if base and base.kernelbench_mean_ms else ""
-        out.append(f"measured on {device}, KernelBench's protocol (mean of 100, L2 flushed): {kb:.4g} ms{speed}{ref}")
+        ref = (
+            f" (cuDNN {base.kernelbench_mean_ms:.4g} ms)"
+            if base and base.kernelbench_mean_ms
+            else ""
+        )
+        out.append(
+            f"measured on {device}, KernelBench's protocol (mean of 100, L2 flushed): {kb:.4g} ms{speed}{ref}"
+        )
     if kernel_only is not None and trial.timing is not None:
         t = trial.timing
         spread = f" (p20 {t.p20_ms:.4g}, p80 {t.p80_ms:.4g})" if t.p20_ms and t.p80_ms else ""
         speed = f", {trial.kernel_only_speedup:.2f}x cuDNN" if trial.kernel_only_speedup else ""
-        out.append(f"kernel only on {device} (do_bench median): {kernel_only:.4g} ms{spread}{speed}")
+        out.append(
+            f"kernel only on {device} (do_bench median): {kernel_only:.4g} ms{spread}{speed}"
+        )
     if kb is None and kernel_only is None:
         out.append(f"checked on {device}: correctness only, not timed")
     corr = trial.correctness
     if corr is not None:
-        verdict = {True: "met", False: "NOT met"}.get(corr.kernelbench_pass, "not checked")  # type: ignore[call-overload]
+        verdict = {True: "met", False: "NOT met"}.get(corr.kernelbench_pass, "not checked")  # type: ignore[arg-type]
         nums = ", ".join(
             f"{name} {val:.2e}"
             for name, val in (("rel error", corr.rel_error), ("max abs error", corr.max_abs_error))
             if isinstance(val, int | float)
         )
-        out.append(f"correctness vs fp64: {nums or 'no numbers'}; KernelBench's fp32 check (1e-4) {verdict}")
+        out.append(
+            f"correctness vs fp64: {nums or 'no numbers'}; KernelBench's fp32 check (1e-4) {verdict}"
+        )
     if trial.status is not None and not trial.ok:
         out.append(f"status: {trial.status}: {trial.message}".rstrip(": "))
     if trial.id is not None:
@@ -218,23 +236,33 @@ def _insert_header(text: str, lines: list[str]) -> str:
 def check_output(out: Path, force: bool, kernel_path: Path | None = None) -> None:
     """Refuse an output path that would lose something, in one line that says what to do."""
     if out.is_dir():
-        raise ExportError(f"{out} is a directory: give a file name such as {out / 'conv3d_tuned.py'}")
+        raise ExportError(
+            f"{out} is a directory: give a file name such as {out / 'conv3d_tuned.py'}"
+        )
     if kernel_path is not None and out.exists() and out.resolve() == kernel_path.resolve():
         raise ExportError(f"{out} is the kernel being exported; write to another file")
     if out.exists() and looks_like_session(out):
-        raise ExportError(f"{out} is a session file; export never writes over a session, even with --force")
+        raise ExportError(
+            f"{out} is a session file; export never writes over a session, even with --force"
+        )
     if out.exists() and not force:
-        raise ExportError(f"{out} already exists: pass --force to replace it, or choose another file name")
+        raise ExportError(
+            f"{out} already exists: pass --force to replace it, or choose another file name"
+        )
 
 
-def write_export(text: str, out: Path, force: bool = False, kernel_path: Path | None = None) -> None:
+def write_export(
+    text: str, out: Path, force: bool = False, kernel_path: Path | None = None
+) -> None:
     """Write `text` to `out` atomically (temp file, then rename), after check_output."""
     check_output(out, force, kernel_path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out, text)
     except OSError as err:
-        raise ExportError(f"cannot write {out}: {err.strerror or err}; choose a folder you can write to") from None
+        raise ExportError(
+            f"cannot write {out}: {err.strerror or err}; choose a folder you can write to"
+        ) from None
 
 
 def reopened_config(text: str, out: Path, problem: Problem, config: Config) -> None:

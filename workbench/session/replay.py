@@ -138,7 +138,11 @@ def judge_run(recorded: TrialResult, now: TrialResult, tolerance: float) -> Outc
         out.verdict = "other device"
         out.detail = f"recorded on {rec.device}, now on {cur.device}: time not judged"
     elif change > tolerance:
-        out.verdict, out.detail, out.regression = "slower", f"{change:+.1f}% is over the {tolerance:g}% tolerance", True
+        out.verdict, out.detail, out.regression = (
+            "slower",
+            f"{change:+.1f}% is over the {tolerance:g}% tolerance",
+            True,
+        )
     elif change < -tolerance:
         out.verdict = "faster"
     else:
@@ -172,7 +176,9 @@ def resources_moved(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
     return out
 
 
-def simulate_trial(kf: KernelFile, session: Session, trial: TrialResult, timeout: float | None) -> Outcome:
+def simulate_trial(
+    kf: KernelFile, session: Session, trial: TrialResult, timeout: float | None
+) -> Outcome:
     """Recompile for the session's target, check resources, run the interpreter where useful."""
     rec = summary(trial)
     problem, gpu, config = session.problem, session.gpu, dict(trial.config)
@@ -193,7 +199,10 @@ def simulate_trial(kf: KernelFile, session: Session, trial: TrialResult, timeout
         if compiled == recorded_status:
             out.verdict, out.detail = "failed as recorded", message
         elif compiled:
-            out.verdict, out.detail = "still fails", f"recorded {recorded_status}, now {compiled}: {message}"
+            out.verdict, out.detail = (
+                "still fails",
+                f"recorded {recorded_status}, now {compiled}: {message}",
+            )
         else:
             out.verdict, out.detail = "now compiles", f"recorded {recorded_status}"
         return out
@@ -231,10 +240,15 @@ def simulate_trial(kf: KernelFile, session: Session, trial: TrialResult, timeout
         if then and now and then != now:
             # Another Triton makes other code: the move is information, not a regression.
             out.verdict = "ok (other Triton)"
-            out.detail = f"resources moved with the Triton version (Triton {then} -> Triton {now}) for {gpu.sm}: " + ", ".join(moved)
+            out.detail = (
+                f"resources moved with the Triton version (Triton {then} -> Triton {now}) for {gpu.sm}: "
+                + ", ".join(moved)
+            )
         else:
             out.verdict, out.regression = "resources differ", True
-            out.detail = f"compiled for {gpu.sm} with the recorded Triton {now}: " + ", ".join(moved)
+            out.detail = f"compiled for {gpu.sm} with the recorded Triton {now}: " + ", ".join(
+                moved
+            )
         return out
     out.verdict = "ok"
     return out
@@ -258,9 +272,14 @@ def replay(
         if simulate:
             outcome = simulate_trial(kf, session, trial, timeout)
         else:
+
+            def progress(text: str, _trial: TrialResult = trial) -> None:
+                if on_progress is not None:
+                    on_progress(_trial, text)
+
             result = run_trial(
                 kf, session.problem, dict(trial.config), gpu=session.gpu, mode="auto", timeout_s=timeout,
-                progress=(lambda text, _t=trial: on_progress(_t, text)) if on_progress else None,
+                progress=progress,
             )  # fmt: skip
             outcome = judge_run(trial, result, tolerance)
         outcomes.append(outcome)

@@ -82,7 +82,9 @@ def problem_from_record(record: dict[str, Any]) -> Problem:
     problem = Problem.from_json({k: v for k, v in record.items() if k != "id"})
     preset = PRESETS.get(problem.name)
     if preset is not None and not problem.init_inputs and problem.same_conv(preset):
-        return preset  # a /1 record of a preset predates the KernelBench facts: they are the preset's
+        return (
+            preset  # a /1 record of a preset predates the KernelBench facts: they are the preset's
+        )
     return problem
 
 
@@ -91,7 +93,12 @@ def target_record(gpu: GPU) -> dict[str, Any]:
 
 
 def kernel_record(kf: KernelFile) -> dict[str, Any]:
-    return {"path": portable_path(kf.path), "name": kf.name, "sha256": kf.sha256, "source": kf.source}
+    return {
+        "path": portable_path(kf.path),
+        "name": kf.name,
+        "sha256": kf.sha256,
+        "source": kf.source,
+    }
 
 
 def trial_record(trial: TrialResult) -> dict[str, Any]:
@@ -163,7 +170,9 @@ def _read_owner(fd: int) -> str:
 class Session:
     """One session file in memory. Open for writing (locked) unless loaded with readonly=True."""
 
-    def __init__(self, path: Path, header: dict[str, Any], trials: list[TrialResult], lock: WriterLock | None) -> None:
+    def __init__(
+        self, path: Path, header: dict[str, Any], trials: list[TrialResult], lock: WriterLock | None
+    ) -> None:
         self.path = Path(path)
         self.header = header  # schema, created, updated, tool, problem, target, kernel, ...
         self.trials = trials
@@ -180,11 +189,15 @@ class Session:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise SessionError(f"cannot create {path.parent} for the session: {err.strerror}") from None
+            raise SessionError(
+                f"cannot create {path.parent} for the session: {err.strerror}"
+            ) from None
         lock.acquire(str(path))
         if path.exists():
             lock.release()
-            raise SessionError(f"{path} already exists; resume it, or choose another session file name")
+            raise SessionError(
+                f"{path} already exists; resume it, or choose another session file name"
+            )
         header = {
             "schema": SCHEMA,
             "created": now_utc(),
@@ -290,7 +303,11 @@ class Session:
     def best(self) -> TrialResult | None:
         """The fastest correct trial measured on a GPU (interpreter trials never count), ranked by
         KernelBench's protocol time where it was measured."""
-        timed = [(t.measured_ms, t.id or 0, t) for t in self.trials if t.correct and t.measured_ms is not None]
+        timed = [
+            (t.measured_ms, t.id or 0, t)
+            for t in self.trials
+            if t.correct and t.measured_ms is not None
+        ]
         return min(timed, key=lambda x: (x[0], x[1]))[2] if timed else None
 
     def latest(self) -> TrialResult | None:
@@ -502,7 +519,9 @@ def resolve_kernel_path(recorded: str | None, session_path: Path) -> Path | None
     if not recorded:
         return None
     p = Path(recorded)
-    candidates = [p] if p.is_absolute() else [PROJECT_ROOT / p, Path.cwd() / p, session_path.parent / p]
+    candidates = (
+        [p] if p.is_absolute() else [PROJECT_ROOT / p, Path.cwd() / p, session_path.parent / p]
+    )
     return next((c for c in candidates if c.is_file()), None)
 
 
@@ -519,7 +538,14 @@ def looks_like_session(path: Path) -> bool:
         return False
 
 
-def append_trial(path: str | Path, kf: KernelFile, problem: Problem, gpu: GPU, result: TrialResult, note: str = "") -> TrialResult:
+def append_trial(
+    path: str | Path,
+    kf: KernelFile,
+    problem: Problem,
+    gpu: GPU,
+    result: TrialResult,
+    note: str = "",
+) -> TrialResult:
     """Load or create the session at `path`, append one trial, save, release (for scripts)."""
     with Session.open(path, kf, problem, gpu) as session:
         return session.record(result, note)

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.worker import get_current_worker
 
-from workbench.core.records import Status
-
 from workbench.core.config import Config, config_key
+from workbench.core.records import Status
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -82,7 +81,9 @@ class Jobs:
         self.call_from_thread(self.apply_trial, ws, trial, ncu)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def export_to(self: WorkbenchApp, ws: Workspace, config: Config, path: Path, force: bool = False) -> None:
+    def export_to(
+        self: WorkbenchApp, ws: Workspace, config: Config, path: Path, force: bool = False
+    ) -> None:
         """The CLI's export path: the same checks, the same atomic write, never over a file
         unless asked, never over a session."""
         from workbench.session.export import ExportPlan, export_kernel, write_export

@@ -97,7 +97,10 @@ def render_report(report: InspectReport, arch: ArchLimits) -> Group:
     summary.add_row(
         "occupancy",
         Text.assemble(
-            (pct(frac), "bold green" if frac >= 0.5 else "bold yellow" if frac > 0.25 else "bold red"),
+            (
+                pct(frac),
+                "bold green" if frac >= 0.5 else "bold yellow" if frac > 0.25 else "bold red",
+            ),
             f"  {occ.blocks_per_sm} blk/SM · {occ.active_warps}/{occ.max_warps} warps (theoretical)",
         ),
     )
