@@ -84,6 +84,106 @@ def _timeout_arg(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _sweep_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "kernel", nargs="?", help="kernel file (default: the built-in kernels/conv3d_igemm.py)"
+    )
+    p.add_argument(
+        "--problem",
+        "-p",
+        default=None,
+        help="KernelBench id (L1/66), problem file (.py) or spec (default L1/66)",
+    )
+    p.add_argument("--gpu", "-g", default=None, help="target GPU to compile for (default 4090)")
+    p.add_argument(
+        "--space",
+        default="",
+        help="values per key and restrictions: 'BLOCK_M=32,64,128;num_warps=4,8;BLOCK_M*BLOCK_N<=16384' (default: the user's stage rules)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=("grid", "random", "guided"),
+        default="grid",
+        help="grid: every config; random: --budget N of them; guided: the model's picks, refined as it measures",
+    )
+    p.add_argument(
+        "--budget", type=int, default=None, help="how many configs to measure (random, guided)"
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop measuring after S seconds",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=5,
+        metavar="K",
+        help="configs given KernelBench's full protocol (GPU) or checked in the interpreter (default 5)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("auto", "gpu", "interpreter", "compile"),
+        default="auto",
+        help="auto: a GPU if there is one, else the interpreter; compile: stage 1 only",
+    )
+    p.add_argument(
+        "--max-spill",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="drop configs that spill more than this per thread (default 0)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random choices (random strategy, ranking checks)",
+    )
+    p.add_argument(
+        "--session",
+        "-s",
+        default=None,
+        help="session file (default sessions/<problem>-<gpu>-sweep.json); rerun on it to resume",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the session's unfinished sweep (rerunning the same sweep does too)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where trials run: this machine's processes, or a Ray cluster",
+    )
+    p.add_argument(
+        "--address", default=None, help="Ray cluster address (default: start a local one)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel compile workers (default: this machine's cores)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=None, help="seconds per trial before its worker is ended"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sessions", nargs="+", metavar="SESSION", help="session files of one device")
+    p.add_argument("--gpu", "-g", default=None, help="the measuring device (default: the trials')")
+    p.add_argument("--output", "-o", default=None, help="file to write (default: the shipped one)")
+    p.add_argument(
+        "--no-compile", action="store_true", help="do not compile trials that lack a SASS mix"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="conv3d-bench", description=DESCRIPTION, epilog=EPILOG,
@@ -184,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-verify", action="store_true", help="skip judging the written file the KernelBench way"
     )
     _timeout_arg(p, "check")
+
+    p = sub.add_parser(
+        "sweep",
+        help="find the fastest correct config for a target: compile every config, measure the best",
+    )
+    _sweep_args(p)
+
+    p = sub.add_parser(
+        "calibrate", help="fit the performance model's device constants from measured sessions"
+    )
+    _calibrate_args(p)
     return parser
 
 
@@ -242,6 +353,18 @@ def _export() -> Callable[[argparse.Namespace], int]:
     return export.export_command
 
 
+def _sweep() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import sweep
+
+    return sweep.sweep_command
+
+
+def _calibrate() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import calibrate
+
+    return calibrate.calibrate_command
+
+
 def _tui() -> Callable[[argparse.Namespace], int]:
     from workbench.tui.app import run_tui
 
@@ -256,6 +379,8 @@ VERBS: dict[str, Callable[[], Callable[[argparse.Namespace], int]]] = {
     "bench": _bench,
     "replay": _replay,
     "export": _export,
+    "sweep": _sweep,
+    "calibrate": _calibrate,
     "tui": _tui,
 }
 

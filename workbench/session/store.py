@@ -13,8 +13,10 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +74,21 @@ def problem_id(problem: Problem) -> str:
     if problem.file_sha256:
         return problem.origin
     return problem.spec()
+
+
+def problem_slug(problem: Problem) -> str:
+    """`L1/66` -> `l1-66`; a problem file -> its name; a spec -> `custom-<8 hex of it>`."""
+    pid = problem_id(problem)
+    if re.fullmatch(r"L\d+/\d+", pid):
+        return pid.lower().replace("/", "-")
+    if problem.file_sha256:
+        return Path(problem.origin).stem.lower()[:40]
+    return "custom-" + hashlib.sha1(pid.encode()).hexdigest()[:8]
+
+
+def default_session_path(problem: Problem, gpu: GPU, suffix: str = "") -> Path:
+    """`sessions/<problem>-<gpu><suffix>.json`, where the TUI and the sweep record by default."""
+    return Path("sessions") / f"{problem_slug(problem)}-{gpu.key}{suffix}.json"
 
 
 def problem_record(problem: Problem) -> dict[str, Any]:
@@ -384,6 +401,13 @@ class Session:
     # --- writing ----------------------------------------------------------------------------
     def record(self, result: TrialResult, note: str = "") -> TrialResult:
         """Add a trial (a run_trial result), give it the next id and a timestamp, save."""
+        trial = self.record_unsaved(result, note)
+        self.save()
+        return trial
+
+    def record_unsaved(self, result: TrialResult, note: str = "") -> TrialResult:
+        """record() without the save: for a flood of compile-only trials, saved in batches (a
+        kill loses at most the batch, which the compile cache gives back at once)."""
         if self.readonly:
             raise SessionError(f"{self.path} was opened read-only; it cannot take trials")
         sha = result.kernel.sha256 if result.kernel else None
@@ -400,7 +424,6 @@ class Session:
         trial.timestamp = trial.timestamp or now_utc()
         trial.note = note or trial.note or ""
         self.trials.append(trial)
-        self.save()
         return trial
 
     def set_note(self, trial_id: int, note: str) -> TrialResult:

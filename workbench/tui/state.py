@@ -1,62 +1,101 @@
-"""What the app works on (kernel file, problem, target, session) and how it is opened.
+"""What the screen works on (kernel file, problem, target, session) and how it is opened.
 
-Everything here runs in a worker thread: loading a kernel file imports torch and the user's
-module, so none of it may run before the first paint.
+Building a workspace runs in a worker thread: loading a kernel file imports torch and the user's
+module, so none of it may run before the first paint. The session file is not created on open:
+opening the app and quitting leaves nothing behind; the file appears with the first trial (or a
+save), and an existing session is resumed (and locked) at once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from workbench.core.config import Config
+from workbench.core.config import Config, config_key, format_config
 from workbench.core.errors import SessionError
 from workbench.core.gpus import GPU, find_gpu
 from workbench.core.problem import Problem
+from workbench.core.records import InspectReport, TrialResult
+
+if TYPE_CHECKING:  # both import torch: the first paint must not
+    from workbench.kernel.kernelfile import KernelFile, Tunable
+    from workbench.session.store import Session
 
 
 @dataclass
 class Workspace:
     """One kernel file on one problem for one target, and the session recording its trials."""
 
-    kf: Any  # workbench.kernelfile.KernelFile (imported lazily: it imports torch)
+    kf: KernelFile
     problem: Problem
     gpu: GPU
-    session: Any  # workbench.session.Session
-    tunables: list[Any]
+    session: Session | None  # None until the first trial or save (then at `session_path`)
+    session_path: Path
+    tunables: list[Tunable]
     untunable: list[str]
     config: Config
     device: str
     mode: str  # "gpu" | "interpreter": where trials will run
     warnings: list[str] = field(default_factory=list)
+    config_origin: str = ""  # where the parameters came from, in words
+    named_session: bool = False  # --session given: never move to a sibling file
+    reports: dict[str, InspectReport] = field(default_factory=dict)  # config_key -> this run's
 
+    @property
+    def trials(self) -> list[TrialResult]:
+        return self.session.trials if self.session is not None else []
 
-def problem_slug(problem: Problem) -> str:
-    """`L1/66` -> `l1-66`; a custom spec -> `custom-<8 hex of its spec>` (specs make bad names)."""
-    from workbench.session.store import problem_id
+    @property
+    def path(self) -> Path:
+        return self.session.path if self.session is not None else self.session_path
 
-    pid = problem_id(problem)
-    if re.fullmatch(r"L\d+/\d+", pid):
-        return pid.lower().replace("/", "-")
-    return "custom-" + hashlib.sha1(pid.encode()).hexdigest()[:8]
+    def ensure_session(self) -> tuple[Session, str]:
+        """The session to record into, created now if this is its first trial; and a warning
+        line when the planned file was taken meanwhile and a sibling is used."""
+        if self.session is not None:
+            return self.session, ""
+        from workbench.session.store import Session
 
+        wanted = self.session_path
+        session, path, warning = open_session(
+            self.kf, self.problem, self.gpu, wanted if self.named_session else None, None, wanted
+        )
+        self.session = session or Session.create(path, self.kf, self.problem, self.gpu)
+        self.session_path = self.session.path
+        return self.session, warning
 
-def default_session_path(problem: Problem, gpu: GPU) -> Path:
-    return Path("sessions") / f"{problem_slug(problem)}-{gpu.key}.json"
+    def report_for(self, config: Config) -> InspectReport | None:
+        return self.reports.get(config_key(self.kf_full(config)))
+
+    def kf_full(self, config: Config) -> Config:
+        """`config` with the file's defaults filled in (a trial records what it overrode)."""
+        try:
+            return self.kf.full_config(self.problem, dict(config))
+        except Exception:
+            return dict(config)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
 
 
 def open_session(
-    kf: Any, problem: Problem, gpu: GPU, path: str | Path | None, held: Any = None
-) -> tuple[Any, str]:
-    """Open (or create) the session to record into; returns it and a warning line (or "").
+    kf: KernelFile,
+    problem: Problem,
+    gpu: GPU,
+    path: str | Path | None,
+    held: Session | None = None,
+    start: Path | None = None,
+) -> tuple[Session | None, Path, str]:
+    """The session to resume (loaded and locked) or None with the path a new one will take;
+    and a warning line (or "").
 
-    A named path must match; the default path, if it holds another kernel's trials, gives way
-    to a numbered sibling so nothing is overwritten.
+    A named path must match its problem, target and kernel; the default path, if it holds
+    another kernel's trials or is in use, gives way to a numbered sibling so nothing is
+    overwritten. `start`: begin the search there (a planned default path).
     """
-    from workbench.session.store import Session
+    from workbench.session.store import Session, default_session_path
 
     def reusable(candidate: Path) -> bool:  # the session we hold already (its lock is ours)
         return (
@@ -66,21 +105,29 @@ def open_session(
         )
 
     if path is not None:
-        if reusable(Path(path)):
-            return held, ""
-        return Session.open(path, kf, problem, gpu), ""
+        path = Path(path)
+        if reusable(path):
+            return held, path, ""
+        if not path.exists():
+            return None, path, ""
+        return Session.open(path, kf, problem, gpu), path, ""
     base = default_session_path(problem, gpu)
+    candidates = [base] + [base.with_name(f"{base.stem}-{n}.json") for n in range(2, 50)]
+    if start is not None and start in candidates:
+        candidates = candidates[candidates.index(start) :]
     first_error = ""
-    for n in range(1, 50):
-        candidate = base if n == 1 else base.with_name(f"{base.stem}-{n}.json")
+    for candidate in candidates:
+        moved = (
+            f"{base} holds another kernel or is in use ({first_error}); recording into {candidate}"
+            if candidate != base and first_error
+            else ""
+        )
         if reusable(candidate):
-            return held, ""
+            return held, candidate, ""
+        if not candidate.exists():
+            return None, candidate, moved
         try:
-            return Session.open(candidate, kf, problem, gpu), (
-                f"{base} holds another kernel or is in use ({first_error}); recording into {candidate}"
-                if n > 1
-                else ""
-            )
+            return Session.open(candidate, kf, problem, gpu), candidate, moved
         except SessionError as err:
             first_error = first_error or str(err)
     raise SessionError(f"no free session file next to {base}: {first_error}")
@@ -95,13 +142,6 @@ def device_line() -> tuple[str, str]:
     return "interpreter", "no CUDA GPU: Triton interpreter on CPU, reduced problem"
 
 
-def _untunable_lines(kf: Any, problem: Problem) -> list[str]:
-    raw = kf.untunable(problem)
-    if isinstance(raw, dict):
-        return [f"{name}: {why}" for name, why in raw.items()]
-    return [str(x) for x in raw]
-
-
 def build_workspace(
     kernel_path: str | None,
     problem_text: str | None,
@@ -110,17 +150,19 @@ def build_workspace(
     *,
     problem: Problem | None = None,
     gpu: GPU | None = None,
-    kf: Any = None,
+    kf: KernelFile | None = None,
     previous: Workspace | None = None,
+    keep_config: bool = False,
 ) -> Workspace:
     """Load everything the screen shows. A `.json` path resumes that session; `kf` reuses a
-    loaded kernel file (switching problem or target)."""
+    loaded kernel file (switching problem or target). `keep_config`: carry the previous
+    workspace's parameters over (a target switch: same kernel, same problem, same tunables)."""
     from workbench.kernel.kernelfile import KernelFile
     from workbench.kernel.problemfile import load_problem
     from workbench.session.store import Session
 
     warnings: list[str] = []
-    config: Config = {}
+    session: Session | None
     if kernel_path and kernel_path.endswith(".json"):
         session = Session.load(kernel_path)
         try:
@@ -130,33 +172,49 @@ def build_workspace(
             raise
         if session.warning:
             warnings.append(session.warning)
-        problem, gpu = session.problem, session.gpu
-        last = session.latest()
-        config = dict(last.config if last else {})
+        problem, gpu, path = session.problem, session.gpu, session.path
     else:
         kf = kf or (KernelFile.load(kernel_path) if kernel_path else KernelFile.load())
         problem = problem or load_problem(problem_text)
         gpu = gpu or find_gpu(gpu_text)
         held = previous.session if previous else None
-        session, warning = open_session(kf, problem, gpu, session_path, held)
+        session, path, warning = open_session(kf, problem, gpu, session_path, held)
         if warning:
             warnings.append(warning)
-        last = session.latest()
-        config = dict(last.config if last else {})
     tunables = kf.tunables(problem)
     defaults = kf.default_config(problem)
     names = {t.name for t in tunables}
+    last = session.latest() if session is not None else None
+    if keep_config and previous is not None and previous.kf is kf and previous.problem == problem:
+        config, origin = dict(previous.config), "kept from before the switch"
+    elif last is not None:
+        config, origin = dict(last.config), f"the session's last trial (#{last.id})"
+    else:
+        config, origin = {}, "the kernel file's defaults"
     config = {**defaults, **{k: v for k, v in config.items() if k in names}}
     mode, device = (previous.mode, previous.device) if previous else device_line()
+    raw = kf.untunable(problem)
     return Workspace(
-        kf,
-        problem,
-        gpu,
-        session,
-        tunables,
-        _untunable_lines(kf, problem),
-        config,
-        device,
-        mode,
-        warnings,
+        kf=kf,
+        problem=problem,
+        gpu=gpu,
+        session=session,
+        session_path=Path(path),
+        tunables=tunables,
+        untunable=[f"{name}: {why}" for name, why in raw.items()],
+        config=config,
+        device=device,
+        mode=mode,
+        warnings=warnings,
+        config_origin=origin,
+        named_session=session_path is not None,
     )
+
+
+def reset_note(old: Config, new: Config, origin: str) -> str:
+    """What a switch did to the parameters, in one line ("" when nothing changed)."""
+    changed = [f"{k} {old[k]}→{new[k]}" for k in new if k in old and old[k] != new[k]]
+    if not changed:
+        return ""
+    shown = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+    return f"parameters reset to {origin}: {shown} (now {format_config(new)})"

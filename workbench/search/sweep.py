@@ -1,0 +1,540 @@
+"""A sweep: the fastest correct config of a kernel for a target, found in two stages.
+
+Stage 1 needs no GPU: every config of the space is compiled for the target (in parallel, through
+the compile cache), what does not fit is dropped with the reason (out of resources, spills over
+the limit), and the rest are ranked by the performance model's prediction. Stage 2 measures: on a
+GPU the strategy's picks are screened (KernelBench's correctness trials and a short kernel-only
+timing), the best K then get KernelBench's full protocol, and the winner, and anything much faster
+than predicted, is timed again before it is believed. Without a GPU the top K are checked in the
+interpreter on the reduced problem (no times: the ranking stays a prediction).
+
+Every trial streams into the session as it finishes (the driver is the only writer); the sweep is
+a block in the session, so rerunning it on the same session resumes it without redoing or
+duplicating a trial.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.analysis.model import Calibration, predict
+from workbench.core.config import Config, check_rules, config_key
+from workbench.core.errors import SpaceError
+from workbench.core.gpus import GPU
+from workbench.core.problem import Problem
+from workbench.core.records import OMIT, Record, TrialRequest, TrialResult
+from workbench.kernel.kernelfile import KernelFile
+from workbench.runner.base import Runner
+from workbench.runner.local import make_request
+from workbench.search import strategies
+from workbench.search.space import Space, default_space, parse_space
+from workbench.session.store import Session, now_utc, problem_id
+
+SUSPICIOUS = 1.5  # measured this much faster than predicted: time it again before believing it
+RANKING_CHECKS = 3  # random configs measured beside the strategy's picks, to check the ranking
+SAVE_EVERY_S = 1.0  # stage 1 saves at most this often (the compile cache keeps the rest)
+
+
+@dataclass
+class SweepSpec(Record):
+    """What a sweep is asked to do; a session's sweep with an equal spec is resumed."""
+
+    space: str
+    strategy: str = "grid"
+    target: str = "4090"
+    mode: str = "compile"  # gpu | interpreter | compile (stage 1 only)
+    budget: int | None = None  # configs to measure (random, guided); None: every one that fits
+    time_budget_s: float | None = None
+    top_k: int = 5
+    max_spill_bytes: int = 0
+    seed: int = 0
+
+    def key(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_json().items() if k != "time_budget_s"}
+
+
+@dataclass
+class Candidate(Record):
+    """One config of the space after stage 1."""
+
+    config: dict[str, int | str]
+    fits: bool
+    reason: str = ""  # why it was dropped
+    predicted_ms: float | None = None
+    compile_trial: int | None = None
+    registers: int | None = None
+    spill_bytes: int | None = None
+    occupancy: float | None = None
+    limiter: str = ""
+
+
+@dataclass
+class Ranked(Record):
+    """A measured config in the final table."""
+
+    config: dict[str, int | str]
+    status: str
+    trial: int | None
+    predicted_ms: float | None
+    kernelbench_ms: float | None
+    kernel_only_ms: float | None
+    speedup: float | None
+    rel_error: float | None
+    correct: bool
+    registers: int | None = None
+    spill_bytes: int | None = None
+    occupancy: float | None = None
+    limiter: str = ""
+    repeats_ms: list[float] = field(default_factory=list, metadata=OMIT)
+
+
+@dataclass
+class SweepResult(Record):
+    """The outcome, as the verb prints it and pipelines read it (`--json`)."""
+
+    spec: SweepSpec
+    sweep: int
+    kernel: str  # the kernel file and problem, as the export command names them
+    problem: str
+    space_size: int
+    fits: int
+    dropped: dict[str, int]
+    measured: int
+    ranked: list[Ranked]
+    winner: Ranked | None
+    winner_basis: str  # "measured (KernelBench's protocol) on <device>" or "predicted ..."
+    device: str
+    wall_s: float
+    gpu_s: float
+    seconds_per_config: float | None
+    rank_correlation: float | None  # Spearman: predicted vs measured, over measured configs
+    notes: list[str] = field(default_factory=list)
+    resumed: bool = False
+
+
+@dataclass
+class SweepEvent:
+    """Progress for the front ends: the stage, how far, and the best so far."""
+
+    stage: str  # "compile" | "screen" | "confirm" | "check" | "done"
+    done: int
+    total: int
+    best: Ranked | None = None
+    message: str = ""
+
+
+OnEvent = Callable[[SweepEvent], None]
+
+
+# --- the space of a kernel --------------------------------------------------------------------
+def build_space(kf: KernelFile, problem: Problem, text: str | None) -> Space:
+    """The default space for the kernel's tunables, with `--space` overriding per key."""
+    tunables = kf.tunables(problem)
+    choices = {t.name: tuple(t.choices) for t in tunables}
+    modes = next((tuple(str(c) for c in t.choices) for t in tunables if t.name == "precision"), ())
+    space = default_space(tunables, modes)
+    if text:
+        values, restrictions = parse_space(text, choices)
+        for key, options in values.items():
+            for value in options:  # a value that breaks a hard rule could never run
+                hard = [r for r in check_rules({key: value}) if r.severity == "error"]
+                if hard:
+                    raise SpaceError(f"{hard[0].message} (in --space)")
+        space.values.update(values)
+        space.restrictions = restrictions
+        space.notes = [n for n in space.notes if not any(n.startswith(f"{k}=") for k in values)]
+    if space.size == 0:
+        raise SpaceError("the space has no config left after its restrictions: loosen them")
+    return space
+
+
+# --- the sweep ----------------------------------------------------------------------------------
+class Sweep:
+    """One sweep of `kf` on `problem` for `gpu`, recorded in `session`, run by `runner`."""
+
+    def __init__(
+        self,
+        kf: KernelFile,
+        problem: Problem,
+        gpu: GPU,
+        spec: SweepSpec,
+        session: Session,
+        runner: Runner,
+        *,
+        calibration: Calibration | None = None,
+        on_event: OnEvent | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.kf, self.problem, self.gpu, self.spec = kf, problem, gpu, spec
+        self.session, self.runner = session, runner
+        self.calibration = calibration
+        self.on_event = on_event or (lambda event: None)
+        self.cancel = cancel
+        self.space = build_space(kf, problem, spec.space)
+        self.index, self.resumed = self._block()
+        self._last_save = 0.0
+        self._gpu_s = 0.0
+        self._lock = threading.Lock()  # results of parallel compiles arrive on several threads
+        self.notes: list[str] = list(self.space.notes)
+
+    # --- the session block ----------------------------------------------------------------
+    def _block(self) -> tuple[int, bool]:
+        for i, block in enumerate(self.session.sweeps):
+            if block.get("spec_key") == self.spec.key() and block.get("state") != "done":
+                return i, True
+        block = {
+            "id": len(self.session.sweeps) + 1,
+            "spec": self.spec.to_json(),
+            "spec_key": self.spec.key(),
+            "space": self.space.text(),
+            "started": now_utc(),
+            "state": "running",
+        }
+        return self.session.set_sweep(None, block), False
+
+    @property
+    def sweep_id(self) -> int:
+        return int(self.session.sweeps[self.index]["id"])
+
+    def _update(self, **fields: Any) -> None:
+        block = {**self.session.sweeps[self.index], **fields}
+        self.session.set_sweep(self.index, block)
+
+    def _mine(self) -> list[TrialResult]:
+        return [t for t in self.session.trials if t.sweep == self.sweep_id]
+
+    def _record(self, result: TrialResult, *, save: bool = True) -> TrialResult:
+        result.sweep = self.sweep_id
+        with self._lock:
+            if save or time.monotonic() - self._last_save > SAVE_EVERY_S:
+                trial = self.session.record(result)
+                self._last_save = time.monotonic()
+            else:
+                trial = self.session.record_unsaved(result)
+            if result.mode == "gpu" and result.worker_s:
+                self._gpu_s += result.worker_s
+        return trial
+
+    # --- stage 1 ----------------------------------------------------------------------------
+    def compile_all(self) -> list[Candidate]:
+        configs = [self.kf.full_config(self.problem, c) for c in self.space.configs()]
+        done = {config_key(t.config): t for t in self._mine() if t.mode == "compile"}
+        todo = [c for c in configs if config_key(c) not in done]
+        total = len(configs)
+        self.on_event(
+            SweepEvent("compile", total - len(todo), total, message=f"compiling for {self.gpu.sm}")
+        )
+        requests = [
+            make_request(self.kf, self.problem, c, self.gpu, "compile", phase="inspect")
+            for c in todo
+        ]
+        count = [total - len(todo)]
+
+        def got(index: int, result: TrialResult) -> None:
+            result.mode = "compile"
+            trial = self._record(result, save=False)
+            done[config_key(trial.config or todo[index])] = trial
+            count[0] += 1
+            self.on_event(SweepEvent("compile", count[0], total))
+
+        if requests:
+            self.runner.run(requests, on_result=got, cancel=self.cancel)
+        self.session.save()
+        return [self._candidate(c, done.get(config_key(c))) for c in configs]
+
+    def _candidate(self, config: Config, trial: TrialResult | None) -> Candidate:
+        if trial is None:
+            return Candidate(config=config, fits=False, reason="not compiled (cancelled)")
+        report = trial.inspect
+        if not trial.ok or report is None:
+            return Candidate(
+                config=config,
+                fits=False,
+                reason=f"{trial.status}: {trial.message}",
+                compile_trial=trial.id,
+            )
+        res, occ = report.resources, report.occupancy
+        out = Candidate(
+            config=config, fits=True, compile_trial=trial.id, registers=res.registers,
+            spill_bytes=res.spill_bytes, occupancy=occ.fraction, limiter="+".join(occ.limiters),
+        )  # fmt: skip
+        if res.spill_bytes > self.spec.max_spill_bytes:
+            out.fits = False
+            out.reason = f"spills {res.spill_bytes} B per thread (limit {self.spec.max_spill_bytes} B, --max-spill)"
+            return out
+        if occ.blocks_per_sm == 0:
+            out.fits, out.reason = False, f"0 blocks per SM: {occ.reason}"
+            return out
+        out.predicted_ms = predict(report, self.problem, self.gpu, self.calibration).ms
+        return out
+
+    # --- stage 2 ----------------------------------------------------------------------------
+    def _measure(
+        self, configs: list[Config], *, screen: bool, stage: str, total: int, start: int
+    ) -> list[TrialResult]:
+        """Trials of `configs` in `self.spec.mode`, recorded as they come (resumed ones reused)."""
+        mode = self.spec.mode
+        kind = "screen" if screen else "full"
+        have = {
+            config_key(t.config): t
+            for t in self._mine()
+            if t.mode == mode and t.extra.get("sweep_stage") == kind
+        }
+        out: dict[str, TrialResult] = {
+            k: have[k] for k in (config_key(c) for c in configs) if k in have
+        }
+        todo = [c for c in configs if config_key(c) not in out]
+        deadline = self._deadline()
+        if deadline is not None and time.monotonic() > deadline:
+            self.notes.append(f"time budget spent: {len(todo)} configs not {kind}-measured")
+            todo = []
+        requests: list[TrialRequest] = [
+            make_request(self.kf, self.problem, c, self.gpu, mode, screen=screen) for c in todo
+        ]
+        count = [start + len(out)]
+
+        def got(index: int, result: TrialResult) -> None:
+            result.extra["sweep_stage"] = kind
+            trial = self._record(result)
+            out[config_key(todo[index])] = trial
+            count[0] += 1
+            self.on_event(SweepEvent(stage, count[0], total, best=self.best_so_far()))
+
+        if requests:
+            self.runner.run(requests, on_result=got, cancel=self.cancel)
+        return [out[k] for k in (config_key(c) for c in configs) if k in out]
+
+    def _deadline(self) -> float | None:
+        if self.spec.time_budget_s is None:
+            return None
+        return self._started + self.spec.time_budget_s
+
+    def best_so_far(self) -> Ranked | None:
+        trials = [t for t in self._mine() if t.correct and t.mode == "gpu"]
+        if not trials:
+            return None
+        full = [t for t in trials if t.kernelbench_ms is not None]
+        pool = full or trials
+        best = min(
+            pool,
+            key=lambda t: (
+                t.kernelbench_ms if t.kernelbench_ms is not None else (t.kernel_only_ms or math.inf)
+            ),
+        )
+        return self._ranked(best, None)
+
+    def _ranked(self, t: TrialResult, predicted: float | None) -> Ranked:
+        res = t.resources
+        occ = t.inspect.occupancy if t.inspect else None
+        repeats = t.kernelbench_timing.repeats if t.kernelbench_timing else []
+        return Ranked(
+            config=t.config, status=str(t.status), trial=t.id, predicted_ms=predicted,
+            kernelbench_ms=t.kernelbench_ms, kernel_only_ms=t.kernel_only_ms,
+            speedup=t.kernelbench_speedup, rel_error=t.correctness.rel_error if t.correctness else None,
+            correct=t.correct, registers=res.registers if res else None,
+            spill_bytes=res.spill_bytes if res else None, occupancy=occ.fraction if occ else None,
+            limiter="+".join(occ.limiters) if occ else "", repeats_ms=list(repeats),
+        )  # fmt: skip
+
+    def run(self) -> SweepResult:
+        self._started = time.monotonic()
+        candidates = self.compile_all()
+        fitting = sorted(
+            (c for c in candidates if c.fits), key=lambda c: c.predicted_ms or math.inf
+        )
+        dropped: dict[str, int] = {}
+        for c in candidates:
+            if not c.fits:
+                word = c.reason.split(":")[0].split(" ")[0]
+                dropped[word] = dropped.get(word, 0) + 1
+        predicted = {config_key(c.config): c.predicted_ms for c in fitting}
+        ranked: list[Ranked] = []
+        winner: Ranked | None = None
+        basis = ""
+        if self.spec.mode == "compile" or not fitting:
+            basis = f"predicted (stage 1 only, compiled for {self.gpu.sm}): nothing measured"
+            if fitting:
+                ranked = [self._predicted_row(c) for c in fitting]
+                winner = ranked[0]
+        elif self.spec.mode == "interpreter":
+            ranked, winner, basis = self._check_in_interpreter(fitting, predicted)
+        else:
+            ranked, winner, basis = self._measure_on_gpu(fitting, predicted)
+        state = "cancelled" if self.cancel is not None and self.cancel.is_set() else "done"
+        wall = time.monotonic() - self._started
+        measured = len({r.trial for r in ranked if r.trial is not None and r.status != "predicted"})
+        result = SweepResult(
+            spec=self.spec, sweep=self.sweep_id, kernel=str(self.kf.path), problem=problem_id(self.problem),
+            space_size=len(candidates), fits=len(fitting),
+            dropped=dropped, measured=measured, ranked=ranked, winner=winner, winner_basis=basis,
+            device=self._device(), wall_s=wall, gpu_s=self._gpu_s,
+            seconds_per_config=(self._gpu_s / measured) if measured and self.spec.mode == "gpu" else None,
+            rank_correlation=spearman([(r.predicted_ms, r.kernelbench_ms or r.kernel_only_ms) for r in ranked]),
+            notes=self.notes, resumed=self.resumed,
+        )  # fmt: skip
+        self._update(state=state, finished=now_utc(), winner_trial=winner.trial if winner else None,
+                     summary={"fits": result.fits, "measured": measured, "wall_s": round(wall, 1)})  # fmt: skip
+        self.on_event(SweepEvent("done", 1, 1, best=winner))
+        return result
+
+    def _device(self) -> str:
+        gpu_trials = [t for t in self._mine() if t.mode == self.spec.mode and t.device]
+        return (
+            gpu_trials[-1].device
+            if gpu_trials
+            else ("none (compile only)" if self.spec.mode == "compile" else "")
+        )
+
+    def _predicted_row(self, c: Candidate) -> Ranked:
+        return Ranked(
+            config=c.config, status="predicted", trial=c.compile_trial, predicted_ms=c.predicted_ms,
+            kernelbench_ms=None, kernel_only_ms=None, speedup=None, rel_error=None, correct=False,
+            registers=c.registers, spill_bytes=c.spill_bytes, occupancy=c.occupancy, limiter=c.limiter,
+        )  # fmt: skip
+
+    def _check_in_interpreter(
+        self, fitting: list[Candidate], predicted: dict[str, float | None]
+    ) -> tuple[list[Ranked], Ranked | None, str]:
+        top = [c.config for c in fitting[: self.spec.top_k]]
+        trials = self._measure(top, screen=False, stage="check", total=len(top), start=0)
+        ranked = [self._ranked(t, predicted.get(config_key(t.config))) for t in trials]
+        rest = [self._predicted_row(c) for c in fitting[self.spec.top_k :]]
+        correct = [r for r in ranked if r.correct]
+        winner = correct[0] if correct else None
+        basis = (
+            "predicted fastest among the configs checked correct in the interpreter (reduced problem;"
+            " no GPU here, so no time was measured)"
+        )
+        return ranked + rest, winner, basis
+
+    def _measure_on_gpu(
+        self, fitting: list[Candidate], predicted: dict[str, float | None]
+    ) -> tuple[list[Ranked], Ranked | None, str]:
+        rng = random.Random(self.spec.seed)
+        if self.spec.strategy == "guided":
+            picks = self._guided(fitting)
+        else:
+            picks = strategies.pick(self.spec.strategy, fitting, self.spec.budget, rng)
+        unpicked = [c for c in fitting if c.config not in picks]
+        checks = (
+            []
+            if self.spec.strategy == "grid"
+            else [c.config for c in rng.sample(unpicked, min(RANKING_CHECKS, len(unpicked)))]
+        )
+        order = picks + checks
+        screened = self._measure(order, screen=True, stage="screen", total=len(order), start=0)
+        correct = sorted(
+            (t for t in screened if t.correct and t.kernel_only_ms),
+            key=lambda t: t.kernel_only_ms or math.inf,
+        )
+        top = [t.config for t in correct[: self.spec.top_k]]
+        full = self._measure(top, screen=False, stage="confirm", total=len(top), start=0)
+        self._retime(full, predicted)
+        by_key = {config_key(t.config): t for t in full}
+        rows = [self._ranked(by_key[k], predicted.get(k)) for k in by_key]
+        rows.sort(
+            key=lambda r: (
+                not r.correct,
+                r.kernelbench_ms if r.kernelbench_ms is not None else math.inf,
+            )
+        )
+        shown = {config_key(r.config) for r in rows}
+        rows += [
+            self._ranked(t, predicted.get(config_key(t.config)))
+            for t in screened
+            if config_key(t.config) not in shown
+        ]
+        winner = next((r for r in rows if r.correct and r.kernelbench_ms is not None), None)
+        return (
+            rows,
+            winner,
+            f"measured with KernelBench's protocol on {self._device()} (screened, then the top {len(top)} in full)",
+        )
+
+    def _guided(self, fitting: list[Candidate]) -> list[Config]:
+        """Measure the most promising, correct the model's ranking with what was measured, repeat
+        until the budget or the time budget is spent."""
+        budget = self.spec.budget or max(4, len(fitting) // 4)
+        measured: dict[str, TrialResult] = {}
+        rounds = 0
+        while len(measured) < min(budget, len(fitting)):
+            ranking = strategies.corrected_ranking(fitting, measured)
+            batch = [c.config for c in ranking if config_key(c.config) not in measured][
+                : max(2, budget // 4)
+            ]
+            batch = batch[: budget - len(measured)]
+            if not batch:
+                break
+            for t in self._measure(
+                batch, screen=True, stage="screen", total=budget, start=len(measured)
+            ):
+                measured[config_key(t.config)] = t
+            rounds += 1
+            deadline = self._deadline()
+            if (deadline is not None and time.monotonic() > deadline) or (
+                self.cancel is not None and self.cancel.is_set()
+            ):
+                break
+        self.notes.append(
+            f"guided: {len(measured)} of {len(fitting)} configs screened in {rounds} rounds"
+        )
+        return [t.config for t in measured.values()]
+
+    def _retime(self, full: list[TrialResult], predicted: dict[str, float | None]) -> None:
+        """Time the winner again, and anything far faster than predicted, before believing it."""
+        correct = [t for t in full if t.correct and t.kernelbench_ms is not None]
+        if not correct:
+            return
+        best = min(correct, key=lambda t: t.kernelbench_ms or math.inf)
+        suspicious = [
+            t for t in correct
+            if (p := predicted.get(config_key(t.config))) and t.kernelbench_ms and p / t.kernelbench_ms > SUSPICIOUS
+        ]  # fmt: skip
+        again = {config_key(t.config): t for t in [best, *suspicious]}
+        mode = self.spec.mode
+        requests = [
+            make_request(self.kf, self.problem, t.config, self.gpu, mode) for t in again.values()
+        ]
+        keys = list(again)
+
+        def got(index: int, result: TrialResult) -> None:
+            original = again[keys[index]]
+            if result.kernelbench_ms is not None and original.kernelbench_timing is not None:
+                original.kernelbench_timing.repeats.append(result.kernelbench_ms)
+            result.extra["sweep_stage"] = "retime"
+            self._record(result)
+
+        if requests:
+            self.runner.run(requests, on_result=got, cancel=self.cancel)
+            self.session.save()
+        if suspicious:
+            self.notes.append(
+                f"{len(suspicious)} configs ran over {SUSPICIOUS}x faster than predicted: timed again"
+            )
+
+
+def spearman(pairs: list[tuple[float | None, float | None]]) -> float | None:
+    """Rank correlation of predicted vs measured times (None with fewer than 3 pairs)."""
+    points = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if len(points) < 3:
+        return None
+
+    def ranks(values: list[float]) -> list[float]:
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        out = [0.0] * len(values)
+        for rank, i in enumerate(order):
+            out[i] = float(rank)
+        return out
+
+    ra, rb = ranks([p[0] for p in points]), ranks([p[1] for p in points])
+    n = len(points)
+    mean = (n - 1) / 2
+    cov = sum((x - mean) * (y - mean) for x, y in zip(ra, rb))
+    var = sum((x - mean) ** 2 for x in ra)
+    return cov / var if var else None
