@@ -73,6 +73,13 @@ def bench_command(args: argparse.Namespace) -> int:
     return exit_code(result)
 
 
+VERDICT_TEXT = {
+    True: "[green]pass[/]",
+    False: "[red]FAIL[/]",
+    None: "[yellow]not checked on CPU[/]",
+}
+
+
 def exit_code(result: TrialResult) -> int:
     if result.correct:
         return 0
@@ -132,9 +139,7 @@ def _correctness(r: TrialResult, console: Console) -> None:
         "vs fp64 reference",
         f"rel error {num(c.rel_error, '.2e')}, max abs {num(c.max_abs_error, '.2e')}",
     )
-    verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]"}.get(
-        c.kernelbench_pass, "[yellow]not checked on CPU[/]"
-    )  # type: ignore[arg-type]
+    verdict = VERDICT_TEXT[c.kernelbench_pass]
     trials = f", {c.trials} trial{'s' * (c.trials != 1)}"
     t.add_row(
         "KernelBench check",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import (
+    TaskID,
     BarColumn,
     MofNCompleteColumn,
     Progress,
@@ -104,7 +105,7 @@ def _run(kf: KernelFile, problem: object, gpu: object, spec: SweepSpec, session:
         TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[best]}"),
     )  # fmt: skip
     with Progress(*columns, console=console, transient=True, disable=quiet) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_event(event: SweepEvent) -> None:
             if event.stage == "done":

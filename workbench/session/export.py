@@ -184,7 +184,7 @@ def describe_numbers(trial: TrialResult | None) -> list[str]:
         out.append(f"checked on {device}: correctness only, not timed")
     corr = trial.correctness
     if corr is not None:
-        verdict = {True: "met", False: "NOT met"}.get(corr.kernelbench_pass, "not checked")  # type: ignore[arg-type]
+        verdict = {True: "met", False: "NOT met", None: "not checked"}[corr.kernelbench_pass]
         nums = ", ".join(
             f"{name} {val:.2e}"
             for name, val in (("rel error", corr.rel_error), ("max abs error", corr.max_abs_error))
