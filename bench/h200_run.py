@@ -91,7 +91,7 @@ def sweep(name: str, kernel: str, problem: str, space: str, *, strategy: str = "
         SUMMARY["skipped"].append(f"{name}: {budget_s:.0f} s left")
         say(f"skip {name}: out of time")
         return None
-    args = ["sweep", kernel, "--problem", problem, "--gpu", GPU, "--mode", MODE, "--strategy", strategy,
+    args = ["sweep", str(ROOT / kernel), "--problem", problem, "--gpu", GPU, "--mode", MODE, "--strategy", strategy,
             "--top", str(top), "--max-spill", "4096", "--session", session or f"{name}.json", "--json",
             "--time-budget", f"{budget_s - 30:.0f}"]  # fmt: skip
     if space:
@@ -142,7 +142,7 @@ def autotune(name: str, kernel: str, problem: str, space: str, deadline: float) 
         return None
     say(f"autotune {name}: Triton's @triton.autotune over the grid's configs")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    code = [sys.executable, str(ROOT / "bench" / "autotune_compare.py"), kernel, problem, space, str(WORK / f"{name}-autotune.json")]
+    code = [sys.executable, str(ROOT / "bench" / "autotune_compare.py"), str(ROOT / kernel), problem, space, str(WORK / f"{name}-autotune.json")]
     try:
         subprocess.run(code, timeout=max(30, left(deadline) - 20), env=env, check=False, cwd=WORK)
     except subprocess.TimeoutExpired:
