@@ -1,7 +1,7 @@
 """The local runner: trials in worker processes on this machine, with time limits, classified.
 
 The parent (CLI or TUI) never imports CUDA state: every request runs in a worker process
-(`python -m workbench.runner.worker`; a faulting kernel poisons the whole CUDA context of its
+(`python -m workbench.runner.entry`; a faulting kernel poisons the whole CUDA context of its
 process), with plain JSON in and out through files. Compiles for a target run in parallel over
 the machine's cores; GPU trials run one at a time in one warm worker that takes config after
 config and is restarted after a fault. An interpreter trial takes two workers: a real compile for
@@ -95,7 +95,7 @@ def close_spares() -> None:
 
 
 def _serve_argv() -> list[str]:
-    return [sys.executable, "-m", "workbench.runner.worker", "--serve"]
+    return [sys.executable, "-m", "workbench.runner.entry", "--serve"]
 
 
 def _take_spare(mode: str, env: dict[str, str]) -> Worker | None:
@@ -150,11 +150,11 @@ def run_worker_batch(
                 *prefix,
                 sys.executable,
                 "-m",
-                "workbench.runner.worker",
+                "workbench.runner.entry",
                 str(req_path),
                 str(res_path),
             ]
-            worker = spawn(argv, env)
+            worker = spawn(argv, env, direct=False)  # the wrapper is the worker's parent
         else:
             worker = _take_spare(mode, env) or spawn(_serve_argv(), env, stdin_pipe=True)
             assert worker.proc.stdin is not None
@@ -278,6 +278,9 @@ class LocalRunner:
             todo = todo[len(finished) :]  # supervise() has passed on every result the worker wrote
             if not todo:
                 return
+            clean = outcome.returncode == 0 and not (outcome.timed_out or outcome.cancelled)
+            if clean and finished:
+                continue  # it stopped after a GPU fault, as it should: a fresh worker takes the rest
             status, message, detail = _lost(outcome, limit)
             lost = todo.pop(0)
             failed = _failed(requests[lost], status, message)
@@ -464,15 +467,16 @@ def inspect_in_worker(
     (result,) = LocalRunner(compile_workers=1, timeout_s=timeout_s).run([request], cancel=cancel)
     if result.status is Status.OK and result.inspect is not None:
         return result.inspect
-    raise InspectFailed(result.status, result.message)
+    raise InspectFailed(result.status, result.message, result.detail)
 
 
 class InspectFailed(WorkbenchError):
     """A compile for the target that failed; `status` says how (compile_error, timeout, ...)."""
 
-    def __init__(self, status: Status | None, message: str) -> None:
+    def __init__(self, status: Status | None, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail  # the compiler's or worker's own lines, for a log (not the message)
 
 
 def finish(
