@@ -20,6 +20,7 @@ Triton while the current trial runs (H100, L1/66, compile cached: ~2 s a trial i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -217,6 +218,7 @@ class LocalRunner:
         lock = threading.Lock()
 
         def done(index: int, result: TrialResult) -> None:
+            result = complete(result, requests[index])
             with lock:
                 results[index] = result
             if on_result is not None:
@@ -479,16 +481,17 @@ class InspectFailed(WorkbenchError):
         self.detail = detail  # the compiler's or worker's own lines, for a log (not the message)
 
 
-def finish(
-    result: TrialResult, kf: KernelFile, previous: TrialResult | None, started: float
-) -> TrialResult:
-    """What the parent adds to a worker's result: where it ran, speedups, the comparison."""
+def complete(result: TrialResult, request: TrialRequest) -> TrialResult:
+    """What every runner adds to a worker's result: where it ran, the kernel it ran, speedups,
+    and a reason wherever nothing was measured."""
     if not result.device_fingerprint:
         fp_mode = "gpu" if result.mode == "gpu" else "interpreter"
         result.device_fingerprint = device.fingerprint(fp_mode)
     if not result.device:
         result.device = result.device_fingerprint.get("name") or device.INTERPRETER_DEVICE
-    result.kernel = KernelRef(path=str(kf.path), sha256=kf.sha256, name=kf.name)
+    if result.kernel is None:
+        sha = hashlib.sha256(request.kernel_source.encode()).hexdigest()
+        result.kernel = KernelRef(path=request.kernel_path, sha256=sha, name=Path(request.kernel_path).stem)
     if result.timing is None:
         result.timing = Timing(reason=f"not measured: the trial ended with {result.status}")
     if result.mode != "gpu" and result.baseline is None:
@@ -498,6 +501,21 @@ def finish(
         result.kernel_only_speedup = base.median_ms / timing.median_ms
     if kb is not None and kb.mean_ms and base is not None and base.kernelbench_mean_ms:
         result.kernelbench_speedup = base.kernelbench_mean_ms / kb.mean_ms
+    return result
+
+
+def finish(
+    result: TrialResult, kf: KernelFile, previous: TrialResult | None, started: float
+) -> TrialResult:
+    """What run_trial adds: the kernel file's own reference, the comparison, the wall time."""
+    result.kernel = KernelRef(path=str(kf.path), sha256=kf.sha256, name=kf.name)
+    if result.timing is None:  # refused before any worker ran (invalid config)
+        result.timing = Timing(reason=f"not measured: the trial ended with {result.status}")
+    if not result.device_fingerprint:
+        result.device_fingerprint = device.fingerprint("gpu" if result.mode == "gpu" else "interpreter")
+        result.device = result.device or result.device_fingerprint.get("name") or device.INTERPRETER_DEVICE
+    if result.mode != "gpu" and result.baseline is None:
+        result.baseline = Baseline(reason="the cuDNN baseline needs a CUDA GPU")
     if previous is not None:
         result.vs_previous = compare(result, previous)
     result.wall_s = time.monotonic() - started
