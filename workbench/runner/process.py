@@ -7,7 +7,8 @@ reaches only the parent, which then ends the workers. Nothing is left running:
 - on every exit path of the parent (normal exit, exception, SIGINT, SIGTERM) the live workers
   are killed by an atexit hook (the CLI turns SIGTERM into an exit);
 - when the parent dies without running any of that (SIGKILL), each worker's watchdog thread sees
-  its parent change and kills its own process group (see worker.py).
+  its parent change and kills its own process group (see entry.py: it starts before the
+  worker's imports, and knows the parent's pid from the environment spawn() gives it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import tempfile
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
+
+from workbench.runner.entry import PARENT_PID_ENV
 
 PROGRESS_PREFIX = "@@conv3d-bench progress: "
 DETAIL_LINES = 30
@@ -56,7 +60,15 @@ _live: set[Worker] = set()  # every worker not yet reaped, for the exit hook
 _live_lock = threading.Lock()
 
 
-def spawn(argv: list[str], env: dict[str, str] | None, stdin_pipe: bool = False) -> Worker:
+def spawn(
+    argv: list[str], env: dict[str, str] | None, stdin_pipe: bool = False, direct: bool = True
+) -> Worker:
+    """Start a worker. `direct`: it is our own child, so its watchdog is told our pid (under a
+    wrapper such as ncu it watches the wrapper, its parent)."""
+    child_env = dict(os.environ if env is None else env)
+    child_env.pop(PARENT_PID_ENV, None)
+    if direct:
+        child_env[PARENT_PID_ENV] = str(os.getpid())
     # Closed by supervise() or retire(), which outlive this call.
     err_file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -64,7 +76,7 @@ def spawn(argv: list[str], env: dict[str, str] | None, stdin_pipe: bool = False)
         stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=err_file,
-        env=env,
+        env=child_env,
         text=True,
         errors="replace",
         start_new_session=True,  # Ctrl-C in the terminal reaches the parent, which ends us

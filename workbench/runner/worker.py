@@ -1,6 +1,6 @@
 """What runs INSIDE a worker process: compile for the target, build inputs and models, check, time.
 
-Run as `python -m workbench.runner.worker REQUESTS.json RESULTS.jsonl` (or `--serve`, a warm
+Run as `python -m workbench.runner.entry REQUESTS.json RESULTS.jsonl` (or `--serve`, a warm
 spare that reads those two paths from stdin) by the local runner; never imported by a process
 that must stay free of CUDA. A request file holds one TrialRequest or a list of them (a batch:
 a sweep's configs, compiled or timed one after another in one warm process); each result is
@@ -10,7 +10,8 @@ poisoned); the runner starts another for the rest.
 
 Every failure is caught here and written as a classified result; only a death (signal, abort,
 time limit) leaves no result, and the runner classifies that from the outside. A watchdog
-thread kills the worker's whole process group when its parent dies, so nothing is orphaned.
+thread (entry.py, started before this module's heavy imports) kills the worker's whole process
+group when its parent dies, so nothing is orphaned.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import contextlib
 import copy
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,19 +345,6 @@ def _ncu_target(
 
 
 # --- entry point ------------------------------------------------------------------------------
-def _watch_parent() -> None:
-    """Kill this worker's process group (it and everything it started) when its parent dies."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.2)
-            if os.getppid() != parent:
-                os.killpg(os.getpgrp(), signal.SIGKILL)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 def _requests(path: Path) -> list[TrialRequest]:
     data = json.loads(path.read_text(encoding="utf-8"))
     items = data if isinstance(data, list) else [data]
@@ -378,7 +364,6 @@ def run_batch(request_path: Path, result_path: Path) -> None:
 
 
 def main(argv: list[str]) -> None:
-    _watch_parent()
     run_batch(Path(argv[0]), Path(argv[1]))
     sys.stdout.flush()
     sys.stderr.flush()
@@ -389,15 +374,22 @@ def main(argv: list[str]) -> None:
 def serve() -> None:
     """A worker started ahead of its request (heavy imports done): the request's two paths
     arrive on stdin as `REQUESTS<TAB>RESULTS`. An empty line or EOF: exit."""
-    _watch_parent()
     line = sys.stdin.readline().strip()
     if not line:
         os._exit(0)
     main(line.split("\t"))
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
+def run(argv: list[str]) -> None:
+    """The command line of a worker process (see entry.py, which starts the parent watchdog)."""
+    if argv == ["--serve"]:
         serve()
     else:
-        main(sys.argv[1:])
+        main(argv)
+
+
+if __name__ == "__main__":
+    from workbench.runner.entry import watch_parent
+
+    watch_parent()
+    run(sys.argv[1:])
