@@ -1,18 +1,89 @@
 """The performance model: a predicted kernel time for a config on a target GPU, from its compile.
 
-Interface (the sweep ranks by it, inspect and the TUI show it); the model itself is being built:
-until then `predict` ranks by what the compile gives (occupancy, waves, tile waste, work) and
-says so in its `source`, labelled "uncalibrated".
+What it counts (docs/performance-model.md has the whole story):
+- the work of one block from its tile (2 x BLOCK_M x BLOCK_N x padded K x products: tf32x3 and
+  bf16x3 are three products) and the main loop's SASS (the tensor-core MMAs and FFMAs one
+  iteration issues), hence the iterations of the main loop per block;
+- per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
+  issue cycles of all resident warps' instructions (4 schedulers), and one warp's own path (its
+  instructions spaced by the dependent-issue latency, or the latency of its global loads spread
+  over the loads the software pipeline keeps in flight); the iteration takes the largest;
+- waves and tail: the busiest SM runs ceil(grid / SMs) blocks, `blocks_per_sm` at a time;
+- DRAM bytes (each input, weight and output element once: the L2 holds the input patch that the
+  N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
+  loads fetch), over the achieved bandwidths;
+- a launch overhead per kernel call (both timings pay it) and a host overhead per call that
+  KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide.
+
+Kernel time = max(SM time, DRAM time, L2 time) + launch; KernelBench time = kernel + host.
+The device constants (CONSTANTS) are fractions of the spec sheet, cycles and microseconds, so a
+calibration fitted on one device (analysis/calibrate.py) is meaningful on its own device and can
+be carried, labelled as such, to another. A target with no calibration file uses the defaults
+and says "uncalibrated".
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench.core.gpus import GPU
-from workbench.core.problem import Problem
+from workbench.core.jsonio import read_json
+from workbench.core.paths import CALIBRATIONS_DIR
+from workbench.core.problem import DTYPE_BYTES, Problem
 from workbench.core.records import InspectReport, Prediction, Record
+from workbench.kernel.sass import InstructionMix, mma_shape
+
+MODEL_VERSION = 1
+CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
+UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
+PROTOCOLS = ("kernelbench", "kernel_only")
+
+# mma.sync (HMMA) on Hopper runs at about half the rate the spec sheet quotes, which is wgmma's
+# (published microbenchmarks; not a fitted constant). Elsewhere mma.sync is the native path.
+MMA_SYNC_SHARE_SM90 = 0.5
+SCHEDULERS_PER_SM = 4  # warp schedulers per SM, every architecture from Volta to Blackwell
+# An ieee dot's FFMAs accumulate into different registers, so one warp issues them closer
+# together than its dependent address arithmetic (H100: ~6.6 vs ~9 clocks per instruction).
+FFMA_SPACING = 0.5
+
+
+@dataclass(frozen=True)
+class Constant:
+    """One device constant a calibration fits: its default (spec-sheet guess) and its bounds."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    unit: str
+    meaning: str
+
+
+CONSTANTS: tuple[Constant, ...] = (
+    Constant("dram_fraction", 0.85, 0.2, 1.0, "of the spec-sheet bandwidth",
+             "DRAM bandwidth achieved by the kernel's traffic"),
+    Constant("l2_bytes_per_clk", 32.0, 4.0, 256.0, "B per clock per SM",
+             "L2-to-SM bandwidth the main loop's loads get"),
+    Constant("tensor_fraction", 0.8, 0.1, 1.0, "of the spec-sheet tensor rate",
+             "tensor-core rate achieved by the main loop's MMAs"),
+    Constant("issue_efficiency", 0.8, 0.1, 1.0, "instructions per clock per scheduler",
+             "issue rate when the scheduler has warps to spare"),
+    Constant("warp_cpi", 8.0, 1.0, 64.0, "clocks",
+             "clocks between two instructions of one warp (dependent-issue latency)"),
+    Constant("load_latency", 600.0, 50.0, 20000.0, "clocks",
+             "latency of a global load the main loop waits for (L2 hit and queueing)"),
+    Constant("launch_us", 4.0, 0.2, 200.0, "µs per call",
+             "kernel launch and ramp-up, paid by both timings"),
+    Constant("host_us", 30.0, 0.5, 5000.0, "µs per call",
+             "work per call that KernelBench's protocol pays and do_bench hides"
+             " (Python, the wrapper's extra launches and allocations, the sync)"),
+)  # fmt: skip
+DEFAULTS: dict[str, float] = {c.name: c.default for c in CONSTANTS}
+CONSTANT_BY_NAME: dict[str, Constant] = {c.name: c for c in CONSTANTS}
 
 
 @dataclass
@@ -23,29 +94,408 @@ class Calibration(Record):
     constants: dict[str, float] = field(default_factory=dict)
     trials: int = 0
     typical_error_pct: float | None = None
-    source: str = "uncalibrated (spec-sheet defaults)"
+    source: str = UNCALIBRATED
     extra: dict[str, Any] = field(default_factory=dict)
+    gpu_key: str = ""  # the spec sheet of that device ("h200"): whose calibration this is
+    model_version: int = MODEL_VERSION
+    low_factor: float = 0.5  # the band around a prediction: ms x low_factor .. ms x high_factor
+    high_factor: float = 2.0
+
+    def value(self, name: str) -> float:
+        return float(self.constants.get(name, DEFAULTS[name]))
+
+    @property
+    def calibrated(self) -> bool:
+        return self.trials > 0
+
+    @property
+    def label(self) -> str:
+        """How a prediction names it: 'model calibrated on NVIDIA H200 (60 trials)'."""
+        if not self.calibrated:
+            return UNCALIBRATED
+        return f"model calibrated on {self.device} ({self.trials} trials)"
 
 
+DEFAULT_CALIBRATION = Calibration(device="", source=UNCALIBRATED)
+
+
+def calibration_path(gpu_key: str) -> Path:
+    return CALIBRATIONS_DIR / f"{gpu_key}.json"
+
+
+def load_calibration(path: str | Path) -> Calibration | None:
+    """A calibration file, or None where it is missing, unreadable or of another model version."""
+    return _load_cached(str(path), _mtime(Path(path)))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@functools.lru_cache(maxsize=32)
+def _load_cached(path: str, mtime: float) -> Calibration | None:
+    if mtime < 0:
+        return None
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != CALIBRATION_SCHEMA:
+        return None
+    try:
+        cal = Calibration.from_json(data)
+    except (TypeError, ValueError):
+        return None
+    return cal if cal.model_version == MODEL_VERSION else None
+
+
+def calibration_for(gpu: GPU) -> Calibration:
+    """The target's own shipped calibration, else the spec-sheet defaults (uncalibrated)."""
+    return load_calibration(calibration_path(gpu.key)) or DEFAULT_CALIBRATION
+
+
+# --- what the model reads from a compile -------------------------------------------------------
+@dataclass(frozen=True)
+class Features:
+    """What the model reads from a compile, a problem and a target: no device constants.
+
+    Per block and per main-loop iteration unless said otherwise; clocks at the boost clock."""
+
+    gpu_key: str
+    sms: int
+    clock_hz: float
+    bandwidth_bps: float  # bytes per second, spec sheet
+    grid_blocks: int
+    blocks_per_sm: int
+    warps_per_block: int
+    iterations: float  # main-loop iterations per block
+    loop_instructions: float | None  # per warp; None: no instruction mix (issue not modelled)
+    rest_instructions: float  # per warp, outside the main loop, once per block
+    tensor_clocks: float  # tensor-core clocks of one block's iteration at the spec-sheet rate
+    fp32_clocks: float  # FP32-pipe clocks of one block's iteration (FFMA, FMUL, FADD)
+    loop_ffma: float  # of the loop's instructions, FFMAs (an ieee dot's: independent of each other)
+    loads_ahead: int  # iterations a load is issued before its use (num_stages - 1 with async
+    # copies, 0 for plain loads used in the iteration that issues them)
+    waits_on_loads: bool  # the main loop issues global loads (or async copies) it waits for
+    dram_bytes: float  # whole kernel
+    l2_bytes: float  # whole kernel: what the loads move from L2 to the SMs
+    notes: tuple[str, ...] = ()  # what had to be estimated, in words
+
+
+def _products(precision: str) -> int:
+    """How many tensor-core products one dot costs in this precision mode."""
+    p = precision.lower()
+    if "x6" in p:
+        return 6
+    if "x3" in p:
+        return 3
+    return 1
+
+
+def _precision(config: dict[str, int | str]) -> str:
+    for key in ("precision", "PRECISION", "input_precision"):
+        value = config.get(key)
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+def _rate_tflops(gpu: GPU, opcode: str) -> float:
+    """The spec-sheet dense rate of an MMA opcode's input type."""
+    mods = opcode.split(".")
+    if "TF32" in mods:
+        return gpu.tf32_tflops
+    return gpu.fp16_tflops  # F16, BF16 (and integer or fp8 MMAs: no better number on the sheet)
+
+
+def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
+    """The model's inputs from an inspect report (its compile, occupancy and grid)."""
+    res = report.resources
+    occ = report.occupancy
+    if occ.blocks_per_sm < 1:
+        raise ValueError(f"the config does not fit on {gpu.name} (0 blocks per SM): no prediction")
+    if not (gpu.boost_mhz and gpu.bandwidth_gbs and gpu.tf32_tflops and gpu.fp32_tflops):
+        raise ValueError(f"{gpu.name} has no spec sheet (clock, bandwidth, rates): no prediction")
+    notes: list[str] = []
+    warps = res.num_warps or occ.warps_per_block or max(1, occ.active_warps // occ.blocks_per_sm)
+    sms, clock = gpu.sms, gpu.boost_mhz * 1e6
+    grid = max(1, report.grid_blocks)
+    config = report.config
+    precision = _precision(config)
+    products = _products(precision)
+    elem = DTYPE_BYTES.get(problem.dtype, 4)
+    tile = [config.get(k) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
+    k_pad = float(problem.gemm_k)
+    if all(isinstance(t, int) and t > 0 for t in tile):
+        bm, bn, bk = (int(t) for t in tile)  # type: ignore[arg-type]
+        k_pad = float(math.ceil(problem.gemm_k / bk) * bk)
+        block_flops = 2.0 * bm * bn * k_pad * products
+        source_iterations = k_pad / bk
+        tile_bytes = (bm + bn) * k_pad * elem  # A and B tiles one block loads (float)
+    else:
+        bm = bn = bk = 0
+        waste = report.waste.total if report.waste else 0.0
+        block_flops = problem.flops / max(1e-9, 1.0 - waste) * products / grid
+        source_iterations = 1.0
+        tile_bytes = 0.0
+        notes.append("no BLOCK_M/N/K: a block's work is the problem's over the grid")
+
+    mix = InstructionMix.from_json(res.instruction_mix) if res.instruction_mix else None
+    per = mix.per_iteration if mix is not None else None
+    fp32_peak = gpu.fp32_tflops * 1e12 / (sms * clock)  # FP32 flops per clock per SM
+    tensor_clocks = fp32_clocks = 0.0
+    loop_instr: float | None = None
+    rest_instr = 0.0
+    iterations = source_iterations
+    waits = True
+    ahead = max(0, res.num_stages - 1)
+    loop_ffma = 0.0
+    l2_bytes = tile_bytes * grid
+    if per is not None and mix is not None and mix.main_loop is not None:
+        mma_flops = 0.0
+        for opcode, n in per.mma_shapes.items():
+            shape = mma_shape(opcode)
+            if shape is None:
+                continue
+            base = opcode.split(".", 1)[0]
+            group = warps / 4 if base.endswith("GMMA") else warps  # wgmma is per warpgroup
+            flops = 2.0 * shape[0] * shape[1] * shape[2] * n * group
+            mma_flops += flops
+            rate = _rate_tflops(gpu, opcode) * 1e12 / (sms * clock)
+            if gpu.cc[0] == 9 and not base.endswith("GMMA"):
+                rate *= MMA_SYNC_SHARE_SM90
+            tensor_clocks += flops / rate
+        ffma_flops = 2.0 * 32 * warps * per.ffma
+        fp32_clocks = (2.0 * per.ffma + per.fmul_fadd) * 32 * warps / fp32_peak
+        loop_flops = mma_flops if mma_flops > 0 else ffma_flops
+        if loop_flops > 0:
+            iterations = block_flops / loop_flops
+        else:
+            notes.append("main loop does no MMA or FFMA: one SASS iteration per K step assumed")
+        loop_instr = float(per.total)
+        loop_ffma = float(per.ffma)
+        rest_instr = max(0.0, float(mix.kernel.total - per.total))
+        loads = per.global_loads + per.async_copies
+        waits = loads > 0
+        ahead = max(0, res.num_stages - 1) if per.async_copies > 0 else 0
+        loop_bytes = float((per.global_load_bytes + per.async_copy_bytes) * 32 * warps)
+        if per.tma:
+            loop_bytes += tile_bytes / max(1.0, source_iterations)  # TMA sizes are in descriptors
+        l2_bytes = loop_bytes * iterations * grid
+        unroll = source_iterations / iterations if iterations else 0.0
+        if bk and not 0.2 <= unroll <= 8.5:
+            notes.append(
+                f"the main loop runs {iterations:.3g} times per block for {source_iterations:.3g}"
+                " K steps: the MMA count does not match the tile and precision"
+            )
+    else:
+        notes.append("no instruction mix from the SASS: issue and dependent-issue not modelled")
+        if precision == "ieee":
+            fp32_clocks = block_flops / max(1.0, source_iterations) / fp32_peak
+        else:
+            rate = (gpu.fp16_tflops if "bf16" in precision else gpu.tf32_tflops) * 1e12
+            tensor_clocks = block_flops / max(1.0, source_iterations) / (rate / (sms * clock))
+    return Features(
+        gpu_key=gpu.key,
+        sms=sms,
+        clock_hz=clock,
+        bandwidth_bps=gpu.bandwidth_gbs * 1e9,
+        grid_blocks=grid,
+        blocks_per_sm=occ.blocks_per_sm,
+        warps_per_block=warps,
+        iterations=max(iterations, 1e-9),
+        loop_instructions=loop_instr,
+        rest_instructions=rest_instr,
+        tensor_clocks=tensor_clocks,
+        fp32_clocks=fp32_clocks,
+        loop_ffma=loop_ffma,
+        loads_ahead=ahead,
+        waits_on_loads=waits,
+        dram_bytes=float(problem.min_bytes),
+        l2_bytes=float(l2_bytes),
+        notes=tuple(notes),
+    )
+
+
+# --- the model ---------------------------------------------------------------------------------
+ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency")
+BOUND_OF = {
+    "compute": "compute",
+    "fp32": "compute",
+    "issue": "issue",
+    "issue_latency": "latency",
+    "load_latency": "latency",
+    "prologue": "latency",
+    "dram": "memory",
+    "l2": "L2",
+    "launch": "launch",
+    "host": "launch",
+}
+
+TERM_WORDS = {
+    "compute": "tensor-core products",
+    "fp32": "FP32-pipe arithmetic",
+    "issue": "the schedulers' issue of every resident warp",
+    "issue_latency": "one warp's dependent issue",
+    "load_latency": "waiting on global loads",
+    "prologue": "prologue and epilogue",
+    "tail": "the partial last wave",
+    "dram": "DRAM traffic",
+    "l2": "L2-to-SM traffic",
+    "launch": "kernel launch",
+    "host": "per-call host work (KernelBench's protocol only)",
+}
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The model evaluated: both timings and the ms of each term (each as if it were alone)."""
+
+    kernel_ms: float  # what do_bench would measure
+    kernelbench_ms: float  # what KernelBench's protocol would measure
+    terms: dict[str, float]
+    bound: str  # the term that sets the time, in words (memory, compute, issue, latency, ...)
+    dominant: str  # its key in terms
+
+    def ms(self, protocol: str = "kernelbench") -> float:
+        return self.kernelbench_ms if protocol == "kernelbench" else self.kernel_ms
+
+
+def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, float]:
+    """Clocks of one main-loop iteration of each term, with `b` blocks resident on the SM.
+
+    The iteration takes the largest of the pipes (tensor, FP32), the schedulers' issue of every
+    resident warp's instructions, and one warp's own path: its instructions one after the other
+    (an ieee dot's FFMAs, independent of each other, at half the spacing) plus what is left of a
+    load's latency after the iterations it was issued ahead."""
+    eff = k["issue_efficiency"]
+    cpi = k["warp_cpi"]
+    out = {
+        "compute": b * f.tensor_clocks / k["tensor_fraction"],
+        "fp32": b * f.fp32_clocks / eff,
+        "issue": 0.0,
+        "issue_latency": 0.0,
+        "load_latency": 0.0,
+    }
+    own = 0.0
+    if f.loop_instructions is not None:
+        out["issue"] = f.loop_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM / eff
+        dependent = max(0.0, f.loop_instructions - f.loop_ffma)
+        own = dependent * cpi + f.loop_ffma * cpi * FFMA_SPACING
+        out["issue_latency"] = own
+    if f.waits_on_loads:
+        out["load_latency"] = max(0.0, k["load_latency"] - f.loads_ahead * own)
+    return out
+
+
+def _combine(it: dict[str, float]) -> float:
+    """One iteration's clocks: the slowest pipe, the schedulers, or one warp's path (its issue
+    and the load latency it could not hide)."""
+    path = it["issue_latency"] + it["load_latency"]
+    return max(it["compute"], it["fp32"], it["issue"], path)
+
+
+def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:
+    """Clocks of a block outside its main loop: its prologue and epilogue, straight-line code
+    whose instructions are largely independent, at the schedulers' rate; plus one load latency
+    (the first tiles must arrive)."""
+    warps_per_scheduler = max(1.0, b * f.warps_per_block / SCHEDULERS_PER_SM)
+    spacing = warps_per_scheduler / k["issue_efficiency"]
+    return f.rest_instructions * spacing + (k["load_latency"] if f.waits_on_loads else 0.0)
+
+
+def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdown:
+    """The model's times for features `f` under device constants (defaults where not given)."""
+    k = {**DEFAULTS, **(constants or {})}
+    per_sm = math.ceil(f.grid_blocks / f.sms)  # the busiest SM's blocks
+    full, rest = divmod(per_sm, f.blocks_per_sm)
+    rounds = [(full, f.blocks_per_sm)] + ([(1, rest)] if rest else [])
+    clocks = dict.fromkeys((*ITERATION_TERMS, "prologue"), 0.0)
+    sm_clocks = 0.0
+    for count, b in rounds:
+        it = _iteration_clocks(f, k, b)
+        pro = _block_rest_clocks(f, k, b)
+        sm_clocks += count * (f.iterations * _combine(it) + pro)
+        for name, value in it.items():
+            clocks[name] += count * f.iterations * value
+        clocks["prologue"] += count * pro
+    to_ms = 1e3 / f.clock_hz
+    terms = {name: value * to_ms for name, value in clocks.items()}
+    sm_ms = sm_clocks * to_ms
+    # The same SM work spread evenly over fractional waves: what the tail costs beyond that.
+    it_full = _iteration_clocks(f, k, f.blocks_per_sm)
+    even = f.grid_blocks / (f.sms * f.blocks_per_sm)
+    even_ms = (
+        even * (f.iterations * _combine(it_full) + _block_rest_clocks(f, k, f.blocks_per_sm))
+    ) * to_ms
+    terms["tail"] = max(0.0, sm_ms - even_ms)
+    terms["dram"] = f.dram_bytes / (f.bandwidth_bps * k["dram_fraction"]) * 1e3
+    terms["l2"] = f.l2_bytes / (k["l2_bytes_per_clk"] * f.sms * f.clock_hz) * 1e3
+    terms["launch"] = k["launch_us"] * 1e-3
+    terms["host"] = k["host_us"] * 1e-3
+    kernel_ms = max(sm_ms, terms["dram"], terms["l2"]) + terms["launch"]
+    kernelbench_ms = kernel_ms + terms["host"]
+    if sm_ms >= max(terms["dram"], terms["l2"]):
+        dominant = max(ITERATION_TERMS, key=lambda n: it_full[n])
+        if terms["prologue"] > f.iterations * _combine(it_full) * full:
+            dominant = "prologue"
+    else:
+        dominant = "dram" if terms["dram"] >= terms["l2"] else "l2"
+    if terms["launch"] + terms["host"] > kernelbench_ms / 2:
+        dominant = "host" if terms["host"] >= terms["launch"] else "launch"
+    return Breakdown(kernel_ms, kernelbench_ms, terms, BOUND_OF[dominant], dominant)
+
+
+# --- the prediction ------------------------------------------------------------------------------
 def predict(
-    report: InspectReport, problem: Problem, gpu: GPU, calibration: Calibration | None = None
+    report: InspectReport,
+    problem: Problem,
+    gpu: GPU,
+    calibration: Calibration | None = None,
+    protocol: str = "kernelbench",
 ) -> Prediction:
-    """A first-order estimate until the calibrated model lands: work over the target's rates,
-    stretched by occupancy and wave efficiency. Labelled as a prediction, never a measurement."""
-    precision = str(report.config.get("precision", "tf32"))
-    products = 3 if precision in ("tf32x3", "tf32x3r", "bf16x3") else 1
-    rate = gpu.fp32_tflops if precision == "ieee" else gpu.tf32_tflops
-    compute_ms = problem.flops * products / (rate * 1e12) * 1e3 if rate else 0.0
-    memory_ms = problem.min_bytes / (gpu.bandwidth_gbs * 1e9) * 1e3 if gpu.bandwidth_gbs else 0.0
-    occupancy = max(report.occupancy.fraction, 1e-3)
-    efficiency = max(report.waves.efficiency, 1e-3)
-    waste = 1.0 - (report.waste.total if report.waste else 0.0)
-    ms = max(compute_ms / waste, memory_ms) / efficiency / min(1.0, occupancy * 4)
+    """The predicted time of the report's config on `gpu`: KernelBench's protocol by default
+    (`protocol="kernel_only"`: what do_bench would measure). `calibration`: None picks the
+    target's own calibration file, else the spec-sheet defaults. Raises ValueError where the
+    config cannot run on the target (0 blocks per SM) or the target has no spec sheet."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
+    cal = calibration if calibration is not None else calibration_for(gpu)
+    f = features(report, problem, gpu)
+    out = evaluate(f, cal.constants)
+    ms = out.ms(protocol)
+    transferred = cal.calibrated and cal.gpu_key not in ("", gpu.key)
+    if not cal.calibrated:
+        label, typical, low, high = UNCALIBRATED, None, 0.5, 2.0
+    elif transferred:
+        label = (
+            f"model calibrated on {cal.device}, carried over to {gpu.name} (not calibrated there:"
+            " error unmeasured)"
+        )
+        typical, low, high = None, min(cal.low_factor, 0.5), max(cal.high_factor, 2.0)
+    else:
+        label, typical, low, high = (
+            cal.label,
+            cal.typical_error_pct,
+            cal.low_factor,
+            cal.high_factor,
+        )
+    what = "KernelBench-protocol time" if protocol == "kernelbench" else "kernel-only time"
+    source = (
+        f"predicted {what} by the performance model v{MODEL_VERSION} for {gpu.name} (roofline and"
+        f" latency over the {report.resources.target_sm or gpu.sm} compile's"
+        f" {'SASS' if f.loop_instructions is not None else 'tile'}; kernel"
+        f" {out.kernel_ms:.3g} ms + host {out.terms['host']:.3g} ms per call)"
+    )
+    if f.notes:
+        source += "; " + "; ".join(f.notes)
     return Prediction(
         ms=ms,
-        low_ms=ms * 0.5,
-        high_ms=ms * 2.0,
-        calibration=(calibration.source if calibration else "uncalibrated (spec-sheet defaults)"),
-        source=f"predicted by a first-order model for {gpu.name} (work over rates, occupancy, waves)",
-        bound="memory" if memory_ms > compute_ms else "compute",
+        low_ms=ms * low,
+        high_ms=ms * high,
+        calibration=label,
+        source=source,
+        bound=out.bound,
+        typical_error_pct=typical,
+        terms={name: round(value, 6) for name, value in out.terms.items()},
     )

@@ -8,6 +8,10 @@ too large to launch) come with it.
 
 from __future__ import annotations
 
+import contextlib
+
+from workbench.analysis.advice import precision_advice
+from workbench.analysis.model import predict
 from workbench.core.config import Config, check_rules, precision_modes, validate
 from workbench.core.gpus import GPU
 from workbench.core.occupancy import occupancy, tile_waste, waves
@@ -70,9 +74,10 @@ def report_from_compile(
     occ = occupancy(gpu.arch, 32 * resources.num_warps, resources.registers, resources.shared_bytes)
     gemm = (problem.gemm_m, problem.gemm_n, problem.gemm_k)
     waste, waste_note = _waste({**launch.constexprs, **config}, gemm)
-    rules = check_rules(config, gemm, precision_modes(kf.tunables(problem)))
+    modes = precision_modes(kf.tunables(problem))
+    rules = check_rules(config, gemm, modes)
     rules += resource_rules(resources, launch, gpu)
-    return InspectReport(
+    report = InspectReport(
         resources=resources,
         occupancy=occ,
         grid=list(launch.grid),
@@ -95,6 +100,21 @@ def report_from_compile(
             *([f"ModelNew: {kf.adapter_note}"] if kf.adapter_note else []),
         ],
     )
+    if occ.blocks_per_sm > 0:  # a config that cannot launch gets no predicted time
+        with contextlib.suppress(ValueError):  # a target without a spec sheet: none either
+            seen = report.replace(config={**_scalars(launch.constexprs), **config})
+            report.prediction = predict(seen, problem, gpu)
+            report.provenance.append(f"prediction: {report.prediction.calibration}")
+    precision = str(config.get("precision", launch.constexprs.get("precision", "")))
+    report.advice = precision_advice(problem, gpu, precision, modes, report.prediction)
+    return report
+
+
+def _scalars(constexprs: dict[str, object]) -> dict[str, int | str]:
+    """The launch's int and str constexprs (tile sizes, precision) for the model."""
+    return {
+        k: v for k, v in constexprs.items() if isinstance(v, int | str) and not isinstance(v, bool)
+    }
 
 
 def resource_rules(resources: Resources, launch: Launch, gpu: GPU) -> list[RuleBreak]:
