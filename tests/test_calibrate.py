@@ -1,0 +1,145 @@
+"""Calibration: synthetic trials timed by the model under known constants give those constants back;
+one device only; the `calibrate` verb end to end on synthetic session files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from model_data import DEVICE, TRUE, regimes, session_file, trial
+
+from workbench.analysis.calibrate import calibrate, fit_constants, measurement
+from workbench.analysis.model import CONSTANTS, DEFAULTS, load_calibration, predict
+from workbench.core.errors import CalibrationError
+from workbench.core.gpus import find_gpu
+from workbench.session.measurements import load_measurements
+
+H200 = find_gpu("h200")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _measurements(constants=TRUE, device=DEVICE, factor=None):
+    out = []
+    for i, (name, problem, rep) in enumerate(regimes(H200)):
+        t = trial(problem, rep, constants, i, device=device, factor=(factor or {}).get(i, 1.0))
+        out.append(measurement(t, problem, H200, label=f"{name} #{i}", kernel="synthetic"))
+    return out
+
+
+def test_fit_recovers_the_constants_the_timings_were_made_with():
+    fit = fit_constants(_measurements())
+    for name, value in TRUE.items():
+        assert fit.constants[name] == pytest.approx(value, rel=0.03), name
+        assert abs(fit.constants[name] / DEFAULTS[name] - 1) > 0.05  # moved off the default
+        assert fit.uncertainty[name] < 0.1, name  # and the trials pinned it
+
+
+def test_an_odd_trial_does_not_drag_the_fit():
+    odd = _measurements(factor={4: 2.0})  # one trial measured twice as slow as the rest say
+    fit = fit_constants(odd)
+    for name, value in TRUE.items():
+        assert fit.constants[name] == pytest.approx(value, rel=0.05), name
+
+
+def test_a_constant_no_trial_exercises_stays_put_and_is_reported_unconstrained():
+    only_latency = [m for m in _measurements() if m.label.startswith(("issue_latency", "mixed"))]
+    cal = calibrate(only_latency, H200, cross_validate=False)
+    detail = cal.extra["fit"]["constants"]
+    assert not detail["launch_us"]["constrained"]
+    assert cal.value("launch_us") == pytest.approx(DEFAULTS["launch_us"], rel=0.05)
+    assert detail["warp_cpi"]["constrained"]
+    assert cal.value("warp_cpi") == pytest.approx(TRUE["warp_cpi"], rel=0.03)
+
+
+def test_calibration_reports_a_cross_validated_error_and_round_trips(tmp_path):
+    cal = calibrate(_measurements(), H200, sources=["synthetic"])
+    assert cal.calibrated and cal.trials == len(regimes(H200)) and cal.gpu_key == "h200"
+    assert cal.typical_error_pct is not None and cal.typical_error_pct < 3.0
+    assert cal.low_factor <= 1.0 <= cal.high_factor
+    assert "cross-validated" in cal.extra["error"]["typical_error_pct"]
+    assert len(cal.extra["measurements"]) == cal.trials
+    path = tmp_path / "h200.json"
+    from workbench.core.jsonio import write_json
+
+    write_json(path, cal)
+    back = load_calibration(path)
+    assert back is not None and back.constants == cal.constants
+    name, problem, rep = regimes(H200)[4]
+    p = predict(rep, problem, H200, back)
+    assert p.calibration == f"model calibrated on {DEVICE} ({cal.trials} trials)"
+    assert p.typical_error_pct == cal.typical_error_pct
+
+
+def test_trials_of_two_devices_are_refused():
+    mixed = _measurements() + _measurements(device="NVIDIA H100 80GB HBM3")[:3]
+    with pytest.raises(CalibrationError, match="NVIDIA H100 80GB HBM3 and NVIDIA H200"):
+        calibrate(mixed, H200)
+
+
+def test_too_few_times_are_refused():
+    one = _measurements()[:1]
+    one[0].kernelbench_ms = None
+    with pytest.raises(CalibrationError, match="at least 3"):
+        calibrate(one, H200)
+
+
+# --- the verb, end to end -----------------------------------------------------------------------
+def _sessions(tmp_path, device=DEVICE, stem="s"):
+    """Synthetic session files, one per problem (a session has one problem)."""
+    by_problem = defaultdict(list)
+    for i, (_, problem, rep) in enumerate(regimes(H200)):
+        by_problem[problem.name or problem.spec()].append(
+            (problem, trial(problem, rep, TRUE, i, device=device))
+        )
+    paths = []
+    for k, items in enumerate(by_problem.values()):
+        problem = items[0][0]
+        paths.append(session_file(tmp_path / f"{stem}{k}.json", problem, [t for _, t in items]))
+    return paths
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)  # fmt: skip
+
+
+def test_calibrate_verb_end_to_end(tmp_path):
+    paths = _sessions(tmp_path)
+    out = tmp_path / "cal.json"
+    done = _cli("calibrate", *map(str, paths), "-o", str(out), "--json", "--no-compile", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["path"] == str(out)
+    cal = load_calibration(out)
+    assert cal is not None and cal.device == DEVICE and cal.gpu_key == "h200"
+    for c in CONSTANTS:
+        assert cal.value(c.name) == pytest.approx(TRUE[c.name], rel=0.03), c.name
+    assert cal.extra["schema"] == "conv3d-bench/calibration/1"
+    assert all(str(p) in cal.source for p in paths)  # which sessions it was fitted on
+    # Sessions of another device beside them: refused in one line, nothing written.
+    other = _sessions(tmp_path, device="NVIDIA H100 80GB HBM3", stem="h100-")
+    out2 = tmp_path / "mixed.json"
+    done = _cli(
+        "calibrate", str(paths[0]), str(other[0]), "-o", str(out2), "--no-compile", cwd=ROOT
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: the trials were measured on NVIDIA H100 80GB HBM3 and")
+    assert len(done.stderr.strip().splitlines()) == 1 and not out2.exists()
+
+
+def test_a_shipped_session_without_instruction_mix_is_compiled_here(bench_cache):
+    """The H100 sessions were recorded by Triton 3.6 without the SASS mix: the loader compiles
+    the same config here for sm_90 and says which Triton compiled what."""
+    loaded = load_measurements([ROOT / "sessions" / "l1-66-h100-fast2.json"])
+    assert len(loaded.measurements) == 2 and not loaded.skipped
+    for m in loaded.measurements:
+        assert m.features.loop_instructions is not None  # the issue terms are modelled
+        assert "compiled for sm_90 by Triton 3.6.0 (recorded)" in m.compiled
+        assert "instruction mix: compiled offline for sm_90 by Triton" in m.compiled
+    assert any("compiled offline" in line for line in loaded.compiled)
+    bare = load_measurements([ROOT / "sessions" / "l1-66-h100-fast2.json"], recompile=False)
+    assert all(m.features.loop_instructions is None for m in bare.measurements)

@@ -1,0 +1,224 @@
+"""The performance model: fixed inputs give a known number, real sm_89 and sm_90 compiles feed it
+their SASS counts, and every prediction it shows says where it came from."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from model_data import counts, hgmma, report
+from rich.console import Console
+
+from workbench.analysis.advice import precision_advice
+from workbench.analysis.model import (
+    CONSTANTS,
+    DEFAULT_CALIBRATION,
+    DEFAULTS,
+    MODEL_VERSION,
+    UNCALIBRATED,
+    Calibration,
+    calibration_path,
+    evaluate,
+    features,
+    load_calibration,
+    predict,
+)
+from workbench.analysis.report import inspect_config
+from workbench.cli.bench import _prediction
+from workbench.cli.inspection import render
+from workbench.cli.render import prediction_text
+from workbench.core.gpus import find_gpu
+from workbench.core.paths import BUILTIN_KERNEL
+from workbench.core.problem import parse_problem
+from workbench.core.records import Status, Timing, TrialResult
+from workbench.kernel.kernelfile import KernelFile
+from workbench.kernel.sass import InstructionMix
+
+H100 = find_gpu("h100")
+RTX4090 = find_gpu("4090")
+L1_66 = parse_problem("L1/66")
+
+
+# --- fixed inputs, a known number -----------------------------------------------------------------
+def _fixed():
+    """The built-in kernel's default tile on L1/66 for the H100, with a round instruction mix:
+    1000 instructions per iteration, 12 wgmma (three TF32 products of 256x64x16), 20 async
+    4-byte copies; 3000 instructions outside the loop."""
+    loop = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20})
+    return report(L1_66, H100, 256, 64, 16, 8, 3, 255, loop, rest=3000, precision="tf32x3")
+
+
+def test_fixed_inputs_give_the_number_worked_out_by_hand():
+    rep = _fixed()
+    assert rep.occupancy.blocks_per_sm == 1 and rep.grid_blocks == 6619
+    clock = 1980e6
+    # By hand, at the defaults: the busiest SM runs ceil(6619 / 132) = 51 blocks, one at a time;
+    # 20 iterations (K 315 padded to 320, BLOCK_K 16) of max(tensor, issue, one warp's path).
+    tensor = 2 * 256 * 64 * 16 * 3 / (494.7e12 / (132 * clock)) / 0.8
+    issue = 1000 * (8 / 4) / 0.8
+    own = 1000 * 8.0  # warp_cpi 8: one warp's path; its loads were issued 2 iterations ahead
+    assert own > max(tensor, issue)
+    rest = 3000 * 2 / 0.8 + 600  # prologue/epilogue at the schedulers' rate, one load latency
+    sm_ms = 51 * (20 * own + rest) / clock * 1e3
+    kernel_ms = sm_ms + 4e-3
+    p = predict(rep, L1_66, H100, DEFAULT_CALIBRATION)
+    assert p.ms == pytest.approx(kernel_ms + 30e-3, rel=1e-9)
+    assert predict(rep, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms == (
+        pytest.approx(kernel_ms, rel=1e-9)
+    )
+    assert p.bound == "latency"
+    assert p.terms["issue_latency"] == pytest.approx(51 * 20 * own / clock * 1e3, rel=1e-5)
+    assert p.terms["compute"] == pytest.approx(51 * 20 * tensor / clock * 1e3, rel=1e-5)
+    assert p.terms["dram"] == pytest.approx(L1_66.min_bytes / (3350e9 * 0.85) * 1e3, rel=1e-5)
+    l2_bytes = 20 * 4 * 32 * 8 * 20 * 6619  # 20 copies x 4 B x 256 threads x 20 iterations
+    assert p.terms["l2"] == pytest.approx(l2_bytes / (32 * 132 * clock) * 1e3, rel=1e-5)
+    assert (p.low_ms, p.high_ms) == (pytest.approx(p.ms / 2), pytest.approx(p.ms * 2))
+
+
+def test_each_constant_moves_the_time_the_way_it_should():
+    f = features(_fixed(), L1_66, H100)
+    base = evaluate(f).kernel_ms
+    assert evaluate(f, {"warp_cpi": 16.0}).kernel_ms > 1.9 * base  # latency-bound: ~2x
+    assert evaluate(f, {"tensor_fraction": 0.5}).kernel_ms == pytest.approx(base)  # not bound
+    slow_mem = evaluate(f, {"dram_fraction": 0.01})
+    assert slow_mem.bound == "memory" and slow_mem.kernel_ms > base
+    assert evaluate(f, {"host_us": 1000}).kernelbench_ms == pytest.approx(base + 1.0)
+
+
+def test_more_warps_per_sm_hide_one_warps_latency():
+    """The same loop with three blocks resident instead of one: the iteration's time is shared."""
+    loop = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20})
+    one = report(L1_66, H100, 256, 64, 16, 8, 3, 255, loop, precision="tf32x3")
+    three = report(L1_66, H100, 256, 64, 16, 8, 3, 80, loop, precision="tf32x3")
+    assert (one.occupancy.blocks_per_sm, three.occupancy.blocks_per_sm) == (1, 3)
+    t1 = predict(one, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
+    t3 = predict(three, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
+    assert t3 < 0.45 * t1
+
+
+def test_no_prediction_for_a_config_that_cannot_launch():
+    rep = _fixed()
+    rep.occupancy.blocks_per_sm = 0
+    with pytest.raises(ValueError, match="does not fit"):
+        predict(rep, L1_66, H100)
+
+
+# --- real compiles feed it --------------------------------------------------------------------------
+CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2}
+
+
+@pytest.mark.parametrize(
+    ("gpu", "precision", "mma"),
+    [(RTX4090, "tf32x3", "HMMA"), (H100, "tf32x3", "HGMMA"), (RTX4090, "ieee", None)],
+)
+def test_real_compile_sass_counts_feed_the_model(bench_cache, gpu, precision, mma):
+    kf = KernelFile.load(BUILTIN_KERNEL)
+    rep = inspect_config(kf, L1_66, {**CONFIG, "precision": precision}, gpu)
+    mix = InstructionMix.from_json(rep.resources.instruction_mix)
+    assert (mix.arch or "").startswith(gpu.sm) and mix.per_iteration is not None  # sm_90a
+    f = features(rep, L1_66, gpu)
+    # The main loop's MMAs (or FFMAs) cover one K step of the tile in this precision: the model
+    # counts 20 iterations for K = 315 padded to 320 in steps of 16.
+    assert f.iterations == pytest.approx(20.0, rel=1e-6)
+    assert f.loop_instructions == mix.per_iteration.total
+    if mma:
+        assert {op.split(".")[0] for op in mix.per_iteration.mma_shapes} == {mma}
+        assert f.tensor_clocks > 0 and f.loop_ffma == 0
+    else:
+        assert mix.per_iteration.mma == 0 and f.loop_ffma == mix.per_iteration.ffma > 0
+    p = rep.prediction
+    assert p is not None and math.isfinite(p.ms) and p.ms > 0
+    assert f"{gpu.sm} compile's SASS" in p.source and p.source.startswith("predicted")
+    assert any(line.startswith("prediction: ") for line in rep.provenance)
+    assert rep.advice, "inspect gives precision advice with the prediction"
+
+
+# --- which calibration, said where it is shown -------------------------------------------------------
+def test_shipped_h100_calibration_is_used_and_named():
+    cal = load_calibration(calibration_path("h100"))
+    assert cal is not None and cal.calibrated and cal.gpu_key == "h100"
+    assert cal.model_version == MODEL_VERSION and cal.typical_error_pct is not None
+    for c in CONSTANTS:
+        assert c.low <= cal.value(c.name) <= c.high
+    compiled = " ".join(cal.extra["compiled"])
+    assert "Triton 3.6.0" in compiled or "recorded" in compiled
+    p = predict(_fixed(), L1_66, H100)
+    assert p.calibration == cal.label and "H100" in p.calibration
+    assert p.typical_error_pct == cal.typical_error_pct
+
+
+def test_a_target_without_a_calibration_says_uncalibrated_and_a_carried_one_says_so():
+    loop = counts(500, mma_shapes={"HMMA.1688.F32.TF32": 96}, async_copy_widths={4: 8})
+    rep = report(L1_66, RTX4090, 64, 64, 16, 4, 2, 128, loop, precision="tf32x3", shared=16384)
+    p = predict(rep, L1_66, RTX4090)
+    assert p.calibration == UNCALIBRATED and p.typical_error_pct is None
+    other = Calibration(device="NVIDIA H200", gpu_key="h200", constants=dict(DEFAULTS), trials=60,
+                        typical_error_pct=12.0)  # fmt: skip
+    carried = predict(rep, L1_66, RTX4090, other)
+    assert "calibrated on NVIDIA H200" in carried.calibration
+    assert "carried over to NVIDIA GeForce RTX 4090" in carried.calibration
+    assert carried.typical_error_pct is None  # its error was measured elsewhere
+
+
+def test_every_displayed_prediction_carries_its_source():
+    rep = _fixed()
+    p = predict(rep, L1_66, H100)
+    text = prediction_text(p, H100.name)
+    assert text.startswith(f"predicted on {H100.name}: ") and p.calibration in text
+    assert f"typical error {p.typical_error_pct:.0f}%" in text
+    rep.prediction = p
+    rep.target = None
+    console = Console(record=True, width=200)
+    console.print(render_report(rep))
+    assert "predicted on" in console.export_text()
+    # bench: beside a measurement on the same GPU, with the error; never as one.
+    for device, target, compared in (("NVIDIA H100 80GB HBM3", "h100", True),
+                                     ("NVIDIA H200", "h100", False)):  # fmt: skip
+        trial = TrialResult(status=Status.OK, mode="gpu", device=device, target=target,
+                            inspect=rep, kernelbench_timing=Timing(mean_ms=p.ms * 1.1))  # fmt: skip
+        console = Console(record=True, width=200)
+        _prediction(trial, console)
+        out = console.export_text()
+        assert "(not a measurement)" in out and p.calibration in out
+        assert ("vs measured (KernelBench's protocol" in out) == compared
+        if compared:
+            assert "prediction -9%" in out
+
+
+def render_report(rep):
+    """inspect's rendering, with the context fields a report from a compile has."""
+    from workbench.core.records import KernelRef, ProblemRef, TargetRef
+
+    rep = rep.replace(
+        target=TargetRef(key="h100", name=H100.name, cc="9.0", sm="sm_90", sms=132),
+        problem=ProblemRef(spec=L1_66.spec(), label=L1_66.label()),
+        kernel=KernelRef(path="k.py", sha256="0" * 64, name="k"),
+    )
+    return render(rep)
+
+
+# --- precision advice ----------------------------------------------------------------------------
+def test_advice_on_the_4090_says_tf32x3_costs_three_fp32_products():
+    lines = precision_advice(L1_66, RTX4090, "tf32x3")
+    text = " ".join(lines)
+    assert "equals the FP32 rate" in text and "three times a plain FP32 product" in text
+    assert "expect ieee to win" in text
+
+
+def test_advice_on_hopper_prefers_three_cheap_products_and_knows_tf32_fails():
+    text = " ".join(
+        precision_advice(L1_66, H100, "tf32", modes=("ieee", "tf32", "tf32x3", "bf16x3"))
+    )
+    assert "bf16x3 is the cheapest fp32-accurate product" in text
+    assert "fails KernelBench's 1e-4 check" in text
+    only = " ".join(precision_advice(L1_66, H100, "tf32x3", modes=("ieee", "tf32", "tf32x3")))
+    assert "tf32x3 is the cheapest" in only and "bf16x3" not in only
+
+
+def test_advice_for_memory_bound_work_and_latency_bound_configs():
+    thin = parse_problem("N=8,Ci=1,Co=1,D=64,H=64,W=64,k=1")
+    assert "a cheaper product gains nothing" in " ".join(precision_advice(thin, H100))
+    p = predict(_fixed(), L1_66, H100, DEFAULT_CALIBRATION)
+    text = " ".join(precision_advice(L1_66, H100, "tf32x3", prediction=p))
+    assert "predicted latency-bound (one warp's dependent issue" in text
+    assert "not what limits it" in text

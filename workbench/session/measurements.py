@@ -1,0 +1,146 @@
+"""Sessions as the performance model's calibration data: every trial measured on a GPU, with the
+model's features from its compile.
+
+A trial recorded before compiles carried the SASS instruction mix (the shipped H100 sessions:
+Triton 3.6 on the device) gets the mix of an offline compile of the same config for the same
+target here, and says so; its registers, shared memory and occupancy stay the recorded ones
+(what actually ran).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.analysis.calibrate import Measurement, full_config, measurement
+from workbench.core.errors import CalibrationError, WorkbenchError
+from workbench.core.gpus import GPU, find_gpu
+from workbench.core.records import TrialResult
+from workbench.session.store import Session
+
+
+@dataclass
+class Loaded:
+    """Measurements read from sessions, with what was skipped and which compiles fed them."""
+
+    measurements: list[Measurement] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "file #id: why", one per trial left out
+    compiled: list[str] = field(default_factory=list)  # "file: what compiled what"
+    sources: list[str] = field(default_factory=list)  # the session files read
+
+
+def device_gpu(name: str, override: GPU | None = None) -> GPU:
+    """The spec sheet of the device a trial was measured on (`override`: the user's --gpu)."""
+    if override is not None:
+        return override
+    try:
+        return find_gpu(name)
+    except WorkbenchError:
+        raise CalibrationError(
+            f"no spec sheet matches the measuring device {name!r}: name it with --gpu"
+        ) from None
+
+
+def load_measurements(
+    paths: Sequence[str | Path],
+    gpu: GPU | None = None,
+    recompile: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Loaded:
+    """Every trial of the sessions measured on a GPU, as calibration measurements.
+
+    `gpu`: the spec sheet of the measuring device (default: matched from the trial's device
+    name). `recompile`: compile here for the session's target where a trial has no instruction
+    mix (otherwise the model runs without the issue terms for it)."""
+    out = Loaded()
+    for path in paths:
+        session = Session.load(path, readonly=True)
+        out.sources.append(str(path))
+        problem = session.problem
+        target = session.gpu
+        kernel = str(session.kernel.get("name") or session.kernel.get("path") or "")
+        recorded: set[str] = set()
+        offline: set[tuple[str, str]] = set()  # (what compiled the resources, Triton here)
+        kf: Any = None
+        for trial in session.trials:
+            where = f"{path} #{trial.id}"
+            why = _unusable(trial)
+            if why:
+                out.skipped.append(f"{where}: {why}")
+                continue
+            device = device_gpu(trial.device, gpu)
+            if device.sm != target.sm:
+                out.skipped.append(
+                    f"{where}: compiled for {target.sm} but measured on {trial.device}"
+                    f" ({device.sm}): its compile is not the one that ran"
+                )
+                continue
+            res = trial.inspect.resources if trial.inspect else None
+            mix = None
+            compiled = res.source if res else ""
+            if res is not None and not res.instruction_mix and recompile:
+                if progress:
+                    progress(f"compiling {kernel} {trial.config} for {target.sm}")
+                try:
+                    if kf is None:
+                        kf = session.kernel_file()
+                    mix, version = _offline_mix(kf, problem, trial, target)
+                except WorkbenchError as err:
+                    out.skipped.append(f"{where}: no instruction mix ({err})")
+                    continue
+                compiled = (
+                    f"resources: {res.source} (recorded); instruction mix: compiled offline"
+                    f" for {target.sm} by Triton {version}"
+                )
+                offline.add((res.source, version))
+            elif res is not None:
+                recorded.add(res.source)
+            try:
+                m = measurement(
+                    trial, problem, device, label=where, kernel=kernel, instruction_mix=mix,
+                    compiled=compiled,
+                )  # fmt: skip
+            except ValueError as err:
+                out.skipped.append(f"{where}: {err}")
+                continue
+            if m is not None:
+                out.measurements.append(m)
+        for source in sorted(recorded):
+            out.compiled.append(f"{path}: {source} (instruction mix recorded with the trial)")
+        for source, version in sorted(offline):
+            out.compiled.append(
+                f"{path}: registers, shared memory and occupancy as recorded ({source}, what ran);"
+                f" instruction mix compiled offline here for {target.sm} by Triton {version}"
+            )
+    return out
+
+
+def _unusable(trial: TrialResult) -> str:
+    if trial.mode != "gpu":
+        return f"not measured on a GPU (mode {trial.mode or '?'})"
+    if not trial.ok:
+        return f"status {trial.status}: no time"
+    if trial.kernel_only_ms is None and trial.kernelbench_ms is None:
+        return "no time measured"
+    if trial.inspect is None:
+        return "no inspect record"
+    return ""
+
+
+def _offline_mix(kf: Any, problem: Any, trial: TrialResult, target: GPU) -> tuple[Any, str]:
+    """The instruction mix of this trial's config compiled here for `target` (cached)."""
+    import triton
+
+    from workbench.kernel.compile import compile_for_target
+
+    config = {k: v for k, v in full_config(trial).items() if k in _tunable_names(kf, problem)}
+    resources, _ = compile_for_target(kf, problem, kf.full_config(problem, config), target)
+    if not resources.instruction_mix:
+        raise CalibrationError("the offline compile gave no SASS instruction mix")
+    return resources.instruction_mix, str(triton.__version__)
+
+
+def _tunable_names(kf: Any, problem: Any) -> set[str]:
+    return {t.name for t in kf.tunables(problem)}
