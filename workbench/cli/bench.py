@@ -21,9 +21,11 @@ from workbench.cli.render import (
     ms,
     num,
     out_console,
+    prediction_text,
     print_json,
 )
 from workbench.core.config import format_config, parse_config
+from workbench.core.errors import WorkbenchError
 from workbench.core.gpus import find_gpu
 from workbench.core.records import Status, TrialResult
 from workbench.kernel.kernelfile import KernelFile
@@ -157,10 +159,12 @@ def _timing(r: TrialResult, console: Console) -> None:
     tm = r.timing
     if tm is None or tm.median_ms is None:
         console.print(f"timing: [dim]{(tm.reason if tm else '') or 'not measured'}[/]")
+        _prediction(r, console)
         return
     line = headline(r)
     if line:
         console.print(line)
+    _prediction(r, console)
     kb = r.kernelbench_timing
     base = r.baseline
     t = Table(title="timing", title_justify="left")
@@ -198,6 +202,34 @@ def _timing(r: TrialResult, console: Console) -> None:
                 f" [bold]{vs.verdict}[/]{changed}"
                 + ("" if vs.same_device else " [yellow](another device)[/]")
             )
+
+
+def _prediction(r: TrialResult, console: Console) -> None:
+    """The model's prediction for the target, beside the measurement when they are of one GPU."""
+    p = r.inspect.prediction if r.inspect else None
+    if p is None:
+        return
+    target = r.inspect.target.name if r.inspect and r.inspect.target else r.target
+    console.print(
+        f"[cyan]model[/] (KernelBench's protocol) {prediction_text(p, target)}"
+        " [dim](not a measurement)[/]"
+    )
+    measured = r.kernelbench_ms
+    if measured is None:
+        return
+    try:
+        same = find_gpu(r.device).key == r.target
+    except WorkbenchError:
+        same = False
+    if same:
+        console.print(
+            f"[cyan]model[/] vs measured (KernelBench's protocol {measured:.3f} ms):"
+            f" prediction {100 * (p.ms / measured - 1):+.0f}%"
+        )
+    else:
+        console.print(
+            f"[dim]model: predicted for {target}, measured on {r.device}: not compared[/]"
+        )
 
 
 def _ncu(r: TrialResult, console: Console) -> None:
