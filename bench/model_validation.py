@@ -1,0 +1,402 @@
+"""Validate the performance model on measured trials: fit on half, report on the other half.
+
+For the H200 call (issue 13): the lead's measurement script records sweep sessions on the device,
+then calls `validate_sessions(paths, out_dir)` (or runs this file) to get:
+- the model fitted on half of the configs (split within each kernel and problem, a config's
+  repeats kept together) and judged on the other half: median absolute percentage error of the
+  headline time (KernelBench's protocol where measured, else the kernel-only time), and the
+  Spearman rank correlation of predicted vs measured within each kernel and problem;
+- the worst predicted configs, each with the likely reason;
+- the shipped H100 calibration predicting every H200 measurement (constants carried over), and
+  the spec-sheet defaults doing the same, as baselines;
+written as JSON and as a markdown table (docs/performance-model.md quotes the table).
+
+    PYTHONPATH=$PWD python3 bench/model_validation.py SESSION... --out DIR [--transfer FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from workbench.analysis.calibrate import Measurement, calibrate  # noqa: E402
+from workbench.analysis.model import (  # noqa: E402
+    DEFAULT_CALIBRATION,
+    TERM_WORDS,
+    Breakdown,
+    Calibration,
+    calibration_path,
+    evaluate,
+    load_calibration,
+)
+from workbench.core.gpus import GPU  # noqa: E402
+from workbench.core.jsonio import atomic_write_text, write_json  # noqa: E402
+
+GOALS = {"mape_pct": (15.0, 25.0), "spearman": (0.9, 0.8)}  # (goal, at least), issue 13
+MIN_GROUP = 3  # configs a group needs for a rank correlation
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def ranks(values: Sequence[float]) -> list[float]:
+    """Ranks from 1, ties sharing their mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson on ranks); None under 3 pairs or with no spread."""
+    if len(xs) != len(ys) or len(xs) < MIN_GROUP:
+        return None
+    rx, ry = ranks(xs), ranks(ys)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / math.sqrt(sxx * syy)
+
+
+def _quantile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+# --- the split ----------------------------------------------------------------------------------
+def group_of(m: Measurement) -> str:
+    return f"{m.kernel} on {m.problem}"
+
+
+def config_key(m: Measurement) -> str:
+    return json.dumps([m.kernel, m.problem, sorted(m.config.items())], default=str)
+
+
+def split_halves(
+    measurements: Sequence[Measurement], seed: int = 0
+) -> tuple[list[Measurement], list[Measurement]]:
+    """(fit half, test half): within each kernel and problem the distinct configs in a stable
+    shuffled order, alternately to each half; repeats of a config go together."""
+    by_group: dict[str, dict[str, list[Measurement]]] = defaultdict(lambda: defaultdict(list))
+    for m in measurements:
+        by_group[group_of(m)][config_key(m)].append(m)
+    fit: list[Measurement] = []
+    test: list[Measurement] = []
+    for _, configs in sorted(by_group.items()):
+        keys = sorted(configs, key=lambda k: hashlib.sha1(f"{seed}:{k}".encode()).hexdigest())
+        for i, key in enumerate(keys):
+            (fit if i % 2 == 0 else test).extend(configs[key])
+    return fit, test
+
+
+# --- judging predictions ------------------------------------------------------------------------
+def _protocol(m: Measurement) -> str:
+    return "kernelbench" if m.kernelbench_ms is not None else "kernel_only"
+
+
+def predictions(
+    measurements: Sequence[Measurement], constants: dict[str, float]
+) -> list[dict[str, Any]]:
+    """Each measurement's headline time against the model's under `constants`."""
+    rows = []
+    for m in measurements:
+        out = evaluate(m.features, constants)
+        measured = m.headline_ms or 0.0
+        predicted = out.ms(_protocol(m))
+        rows.append(
+            {
+                "trial": m.label,
+                "group": group_of(m),
+                "config": m.config,
+                "protocol": _protocol(m),
+                "measured_ms": measured,
+                "predicted_ms": predicted,
+                "kernel_only": {"measured_ms": m.kernel_ms, "predicted_ms": out.kernel_ms},
+                "error_pct": 100 * (predicted / measured - 1) if measured else None,
+                "bound": out.bound,
+                "reason": reason(m, out, predicted, measured),
+                "facts": m.facts,
+                "compiled": m.compiled,
+            }
+        )
+    return rows
+
+
+def reason(m: Measurement, out: Breakdown, predicted: float, measured: float) -> str:
+    """Why the model may be off for this trial, in words (the likely causes, not a diagnosis)."""
+    if not measured:
+        return "no measured time"
+    ratio = measured / predicted
+    share = {k: v for k, v in out.terms.items() if k not in ("tail", "launch", "host")}
+    top = max(share, key=lambda k: share[k]) if share else ""
+    parts = [
+        f"measured {ratio:.2f}x the prediction; predicted {out.bound}-bound"
+        + (f" ({TERM_WORDS.get(top, top)} {share[top]:.3g} ms)" if top else "")
+    ]
+    facts = m.facts
+    if facts.get("spill_bytes"):
+        parts.append(
+            f"spills {facts['spill_bytes']} B per thread (local-memory traffic not modelled)"
+        )
+    if ratio > 1.15 and out.bound in ("latency", "issue"):
+        parts.append(
+            "slower than its instruction count says: stalls the model does not see (L1 misses of"
+            " the gathers, MIO throttle, dependent loads chained through a table)"
+        )
+    if ratio > 1.15 and out.bound in ("memory", "L2"):
+        parts.append("traffic beyond each element once (uncoalesced gathers, L2 misses)")
+    if ratio < 0.87:
+        parts.append(
+            "faster than modelled: more overlap than the max() of the terms allows, or an"
+            " instruction count that overstates the executed path"
+        )
+    if m.kernelbench_ms and m.kernel_ms and m.kernelbench_ms > 1.3 * m.kernel_ms:
+        parts.append(
+            f"KernelBench's protocol {m.kernelbench_ms:.3g} ms vs kernel only {m.kernel_ms:.3g} ms:"
+            " per-call work above the fitted host overhead"
+        )
+    if "offline" in m.compiled:
+        parts.append(
+            "instruction mix from an offline compile by another Triton than the one that ran"
+        )
+    parts += list(m.features.notes)
+    return "; ".join(parts)
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Median and 90th-percentile absolute % error, and Spearman within each group."""
+    errors = [abs(r["error_pct"]) for r in rows if r["error_pct"] is not None]
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r["group"]].append(r)
+    per_group = {}
+    for name, rs in sorted(groups.items()):
+        rho = spearman([r["predicted_ms"] for r in rs], [r["measured_ms"] for r in rs])
+        errs = [abs(r["error_pct"]) for r in rs if r["error_pct"] is not None]
+        per_group[name] = {
+            "trials": len(rs),
+            "spearman": rho,
+            "median_ape_pct": statistics.median(errs) if errs else None,
+        }
+    rhos = [g["spearman"] for g in per_group.values() if g["spearman"] is not None]
+    return {
+        "trials": len(rows),
+        "median_ape_pct": statistics.median(errors) if errors else None,
+        "p90_ape_pct": _quantile(errors, 0.9),
+        "spearman_median": statistics.median(rhos) if rhos else None,
+        "spearman_min": min(rhos) if rhos else None,
+        "spearman_all": spearman(
+            [r["predicted_ms"] for r in rows], [r["measured_ms"] for r in rows]
+        ),
+        "groups": per_group,
+    }
+
+
+def verdict(s: dict[str, Any]) -> dict[str, str]:
+    """Each of the issue's goals: 'goal met', 'within the limit' or 'missed'."""
+    out = {}
+    mape = s.get("median_ape_pct")
+    goal, limit = GOALS["mape_pct"]
+    out["median_ape"] = (
+        "no data" if mape is None
+        else "goal met" if mape <= goal else "within the limit" if mape <= limit else "missed"
+    )  # fmt: skip
+    rho = s.get("spearman_min")
+    goal, limit = GOALS["spearman"]
+    out["spearman"] = (
+        "no data" if rho is None
+        else "goal met" if rho >= goal else "within the limit" if rho >= limit else "missed"
+    )  # fmt: skip
+    return out
+
+
+# --- the whole validation ------------------------------------------------------------------------
+def validate(
+    measurements: Sequence[Measurement],
+    gpu: GPU,
+    transfer: Calibration | None = None,
+    seed: int = 0,
+    worst: int = 8,
+) -> dict[str, Any]:
+    """Fit on one half, judge on the other; the transferred calibration and the defaults judged on
+    all. Raises CalibrationError (from the fit) for mixed devices or too few trials."""
+    fit_half, test_half = split_halves(measurements, seed)
+    cal = calibrate(fit_half, gpu, cross_validate=False)
+    test_rows = predictions(test_half, cal.constants)
+    held = summary(test_rows)
+    out: dict[str, Any] = {
+        "device": cal.device,
+        "spec_sheet": gpu.name,
+        "trials": len(measurements),
+        "fit_trials": len(fit_half),
+        "test_trials": len(test_half),
+        "goals": {"median_ape_pct": GOALS["mape_pct"], "spearman_within_group": GOALS["spearman"]},
+        "held_out": {**held, "verdict": verdict(held)},
+        "fitted": {
+            "constants": cal.constants,
+            "detail": cal.extra.get("fit", {}).get("constants", {}),
+        },
+        "worst": sorted(test_rows, key=lambda r: -abs(r["error_pct"] or 0.0))[:worst],
+        "test_rows": test_rows,
+    }
+    baselines = {"spec-sheet defaults (uncalibrated)": DEFAULT_CALIBRATION}
+    if transfer is not None and transfer.calibrated:
+        baselines = {f"{transfer.label}, carried over": transfer, **baselines}
+    out["baselines"] = {}
+    for name, c in baselines.items():
+        rows = predictions(measurements, c.constants)
+        s = summary(rows)
+        out["baselines"][name] = {**s, "verdict": verdict(s), "constants": c.constants}
+    return out
+
+
+def _fmt(value: Any, spec: str = ".1f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The tables docs/performance-model.md quotes."""
+    held = result["held_out"]
+    lines = [
+        f"### Model validation on {result['device']} ({result['trials']} measured trials)",
+        "",
+        f"Fitted on {result['fit_trials']} trials, judged on the other {result['test_trials']}"
+        " (split within each kernel and problem). Error: |predicted / measured - 1| of the"
+        " headline time (KernelBench's protocol where measured, else kernel only). Goals:"
+        f" median <= {GOALS['mape_pct'][0]:g}% (at most {GOALS['mape_pct'][1]:g}%), Spearman"
+        f" within each kernel and problem >= {GOALS['spearman'][0]:g} (at least"
+        f" {GOALS['spearman'][1]:g}).",
+        "",
+        "| constants | judged on | trials | median error | 90th pct error | Spearman (min / median"
+        " over groups) | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(name: str, on: str, s: dict[str, Any]) -> str:
+        v = s.get("verdict", {})
+        return (
+            f"| {name} | {on} | {s['trials']} | {_fmt(s['median_ape_pct'], '.1f', '%')} |"
+            f" {_fmt(s['p90_ape_pct'], '.1f', '%')} | {_fmt(s['spearman_min'], '.2f')} /"
+            f" {_fmt(s['spearman_median'], '.2f')} | error {v.get('median_ape')}, ranks"
+            f" {v.get('spearman')} |"
+        )
+
+    lines.append(row(f"fitted on half of the {result['device']} trials", "the other half", held))
+    for name, s in result["baselines"].items():
+        lines.append(row(name, f"all {result['device']} trials", s))
+    lines += [
+        "",
+        "| kernel on problem | held-out trials | Spearman | median error |",
+        "|---|---|---|---|",
+    ]
+    for name, g in held["groups"].items():
+        lines.append(
+            f"| {name} | {g['trials']} | {_fmt(g['spearman'], '.2f')} |"
+            f" {_fmt(g['median_ape_pct'], '.1f', '%')} |"
+        )
+    lines += ["", "Worst held-out predictions:", "", "| trial | config | measured ms | predicted ms |"
+              " error | likely reason |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in result["worst"]:
+        config = ",".join(f"{k}={v}" for k, v in r["config"].items()) or "(defaults)"
+        lines.append(
+            f"| {r['trial']} | {config} | {r['measured_ms']:.3f} | {r['predicted_ms']:.3f} |"
+            f" {_fmt(r['error_pct'], '+.0f', '%')} | {r['reason']} |"
+        )
+    lines += [
+        "",
+        "Fitted constants:",
+        "",
+        "| constant | value | default | constrained |",
+        "|---|---|---|---|",
+    ]
+    for name, d in result["fitted"]["detail"].items():
+        lines.append(f"| {name} | {d['value']:.4g} | {d['default']:g} | {d['constrained']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result: dict[str, Any], out_dir: str | Path, stem: str = "") -> tuple[Path, Path]:
+    """`<stem>.json` and `<stem>.md` in out_dir (stem: model-validation-<device>)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = stem or "model-validation-" + "".join(
+        c if c.isalnum() else "-" for c in str(result["device"]).lower()
+    ).strip("-")
+    json_path, md_path = out / f"{stem}.json", out / f"{stem}.md"
+    write_json(json_path, result)
+    atomic_write_text(md_path, markdown(result))
+    return json_path, md_path
+
+
+def validate_sessions(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    gpu: GPU | None = None,
+    transfer: str | Path | None = None,
+    recompile: bool = True,
+) -> dict[str, Any]:
+    """Sessions measured on one device -> the validation, written to out_dir. `transfer`: a
+    calibration file of another device to judge as carried over (default: the shipped H100
+    one, where the sessions are not the H100's own)."""
+    from workbench.session.measurements import device_gpu, load_measurements
+
+    loaded = load_measurements(paths, gpu=gpu, recompile=recompile)
+    if not loaded.measurements:
+        raise SystemExit("no measured trials in these sessions")
+    device = device_gpu(loaded.measurements[0].device, gpu)
+    other = load_calibration(transfer or calibration_path("h100"))
+    if other is not None and other.gpu_key == device.key:
+        other = None  # its own calibration is not a transfer
+    result = validate(loaded.measurements, device, transfer=other)
+    result["sources"] = loaded.sources
+    result["skipped"] = loaded.skipped
+    result["compiled"] = loaded.compiled
+    json_path, md_path = write_outputs(result, out_dir)
+    result["written"] = [str(json_path), str(md_path)]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("sessions", nargs="+")
+    parser.add_argument("--out", required=True, help="folder for the JSON and markdown")
+    parser.add_argument("--transfer", default=None, help="another device's calibration to judge")
+    parser.add_argument("--no-compile", action="store_true")
+    args = parser.parse_args(argv)
+    result = validate_sessions(
+        args.sessions, args.out, transfer=args.transfer, recompile=not args.no_compile
+    )
+    held = result["held_out"]
+    print(
+        f"{result['device']}: held-out median error {_fmt(held['median_ape_pct'], '.1f', '%')},"
+        f" Spearman min {_fmt(held['spearman_min'], '.2f')} ({held['verdict']}); wrote"
+        f" {', '.join(result['written'])}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""bench/model_validation.py on synthetic measurements: the split, the statistics, and a validation
+that passes a model that is right and fails one that is not."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+from model_data import TRUE, counts, hgmma, report, trial
+
+from workbench.analysis.calibrate import measurement
+from workbench.analysis.model import DEFAULTS, Calibration
+from workbench.core.gpus import find_gpu
+from workbench.core.problem import parse_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+H200 = find_gpu("h200")
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location(
+        "model_validation", ROOT / "bench" / "model_validation.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+mv = _module()
+
+
+def test_spearman_and_ranks():
+    assert mv.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert mv.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert mv.ranks([5, 1, 5, 2]) == [3.5, 1.0, 3.5, 2.0]
+    assert mv.spearman([1, 2], [1, 2]) is None and mv.spearman([1, 1, 1], [1, 2, 3]) is None
+    assert mv.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
+
+
+def _grid(distort=None, repeats=False):
+    """Two kernels x two problems, 8 configs each (tile, warps, stages, registers), timed by
+    the model under TRUE, optionally distorted per config."""
+    out = []
+    i = 0
+    for kernel, n_loop in (("kernel_a", 400), ("kernel_b", 900)):
+        for problem in (parse_problem("L1/66"), parse_problem("L1/54")):
+            for bm in (64, 128):
+                for warps, regs in ((4, 96), (8, 168)):
+                    for stages in (2, 3):
+                        loop = counts(n_loop + 37 * stages, mma_shapes=hgmma(bm, 64, 16, warps, 3),
+                                      async_copy_widths={4: 16 + bm // 16})  # fmt: skip
+                        rep = report(problem, H200, bm, 64, 16, warps, stages, regs, loop,
+                                     precision="tf32x3")  # fmt: skip
+                        factor = distort(i) if distort else 1.0
+                        t = trial(problem, rep, TRUE, i, factor=factor)
+                        for _ in range(2 if repeats and i % 5 == 0 else 1):
+                            out.append(
+                                measurement(t, problem, H200, label=f"{kernel} #{i}", kernel=kernel)
+                            )
+                        i += 1
+    return out
+
+
+def test_split_keeps_each_group_in_both_halves_and_repeats_together():
+    ms = _grid(repeats=True)
+    fit, test = mv.split_halves(ms)
+    assert len(fit) + len(test) == len(ms)
+    groups = {mv.group_of(m) for m in ms}
+    assert {mv.group_of(m) for m in fit} == groups == {mv.group_of(m) for m in test}
+    fit_keys = {mv.config_key(m) for m in fit}
+    assert not fit_keys & {mv.config_key(m) for m in test}
+
+
+def test_a_right_model_meets_the_goals_and_the_outputs_are_written(tmp_path):
+    wrong = Calibration(device="NVIDIA H100 80GB HBM3", gpu_key="h100", trials=38,
+                        constants={**DEFAULTS, "warp_cpi": 4.0})  # fmt: skip
+    result = mv.validate(_grid(), H200, transfer=wrong)
+    held = result["held_out"]
+    assert held["median_ape_pct"] < 3.0 and held["spearman_min"] >= 0.9
+    assert held["verdict"] == {"median_ape": "goal met", "spearman": "goal met"}
+    assert len(held["groups"]) == 4 and all(g["trials"] == 4 for g in held["groups"].values())
+    carried = result["baselines"][f"{wrong.label}, carried over"]
+    assert carried["median_ape_pct"] > 3 * held["median_ape_pct"]
+    assert "spec-sheet defaults (uncalibrated)" in result["baselines"]
+    assert all(r["reason"] for r in result["worst"])
+    json_path, md_path = mv.write_outputs(result, tmp_path)
+    assert json.loads(json_path.read_text())["test_trials"] == result["test_trials"]
+    md = md_path.read_text()
+    assert md.startswith("### Model validation on NVIDIA H200")
+    assert "| fitted on half of the NVIDIA H200 trials | the other half |" in md
+    assert "| kernel_a on L1/66 |" in md
+
+
+def test_a_wrong_model_fails_the_goals():
+    """Measurements the model cannot explain (each config 0.4x-2.5x off, at random): the
+    validation says so instead of fitting its way out."""
+    rng = [math.exp(0.9 * math.sin(7.3 * i * i + 1.1)) for i in range(64)]
+    result = mv.validate(_grid(distort=lambda i: rng[i]), H200)
+    held = result["held_out"]
+    assert held["median_ape_pct"] > 25.0 and held["verdict"]["median_ape"] == "missed"
+    assert held["spearman_min"] < 0.8 and held["verdict"]["spearman"] == "missed"
+    worst = result["worst"][0]
+    assert abs(worst["error_pct"]) > 50 and "the prediction" in worst["reason"]
