@@ -22,6 +22,7 @@ from workbench.analysis.model import (
     features,
     load_calibration,
     predict,
+    predict_trial,
 )
 from workbench.analysis.report import inspect_config
 from workbench.cli.bench import _prediction
@@ -94,6 +95,22 @@ def test_more_warps_per_sm_hide_one_warps_latency():
     t1 = predict(one, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
     t3 = predict(three, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
     assert t3 < 0.45 * t1
+
+
+def test_a_recorded_trial_is_predicted_with_the_config_it_ran_with():
+    """A session keeps the config on the trial, not in its inspect record: predict_trial puts
+    it back (the launch's constexprs: tile and precision), so the tile's work is known."""
+    rep = _fixed()
+    trial = TrialResult(status=Status.OK, mode="compile", config={"num_warps": 8},
+                        inspect=rep.for_trial(),
+                        launch={"constexprs": {"BLOCK_M": 256, "BLOCK_N": 64, "BLOCK_K": 16,
+                                               "precision": "tf32x3", "HAS_BIAS": False},
+                                "num_stages": 3})  # fmt: skip
+    assert trial.inspect.config == {}
+    full = predict(rep, L1_66, H100, DEFAULT_CALIBRATION)
+    assert predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION).ms == pytest.approx(full.ms)
+    bare = predict(trial.inspect, L1_66, H100, DEFAULT_CALIBRATION)
+    assert "no BLOCK_M/N/K" in bare.source and bare.ms < 0.5 * full.ms  # 1 product assumed
 
 
 def test_no_prediction_for_a_config_that_cannot_launch():

@@ -29,6 +29,7 @@ from workbench.analysis.model import (
     Features,
     evaluate,
     features,
+    trial_config,
 )
 from workbench.core.errors import CalibrationError
 from workbench.core.gpus import GPU
@@ -72,18 +73,8 @@ class Measurement:
 
 
 def full_config(trial: TrialResult) -> dict[str, int | str]:
-    """The config the trial ran with: its launch's constexprs (the file's defaults included)
-    under the values the trial set."""
-    launch = trial.launch or {}
-    constexprs = launch.get("constexprs") or {}
-    out: dict[str, int | str] = {
-        k: v for k, v in constexprs.items() if isinstance(v, int | str) and not isinstance(v, bool)
-    }
-    out.update(trial.config)
-    for key in ("num_warps", "num_stages"):
-        if key in launch and key not in out:
-            out[key] = int(launch[key])
-    return out
+    """The config the trial ran with (model.trial_config)."""
+    return trial_config(trial)
 
 
 def measurement(

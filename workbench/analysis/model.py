@@ -34,7 +34,7 @@ from workbench.core.gpus import GPU
 from workbench.core.jsonio import read_json
 from workbench.core.paths import CALIBRATIONS_DIR
 from workbench.core.problem import DTYPE_BYTES, Problem
-from workbench.core.records import InspectReport, Prediction, Record
+from workbench.core.records import InspectReport, Prediction, Record, TrialResult
 from workbench.kernel.sass import InstructionMix, mma_shape
 
 MODEL_VERSION = 1
@@ -499,3 +499,34 @@ def predict(
         typical_error_pct=typical,
         terms={name: round(value, 6) for name, value in out.terms.items()},
     )
+
+
+def trial_config(trial: TrialResult) -> dict[str, int | str]:
+    """The config a trial ran with: its launch's int and str constexprs (tile sizes, precision,
+    the file's defaults) under the values the trial set. A trial's inspect record leaves the
+    config out (the session keeps it on the trial), and the model needs the tile."""
+    launch = trial.launch or {}
+    constexprs = launch.get("constexprs") or {}
+    out: dict[str, int | str] = {
+        k: v for k, v in constexprs.items() if isinstance(v, int | str) and not isinstance(v, bool)
+    }
+    out.update(trial.config)
+    for key in ("num_warps", "num_stages"):
+        if key in launch and key not in out:
+            out[key] = int(launch[key])
+    return out
+
+
+def predict_trial(
+    trial: TrialResult,
+    problem: Problem,
+    gpu: GPU,
+    calibration: Calibration | None = None,
+    protocol: str = "kernelbench",
+) -> Prediction:
+    """`predict` for a recorded trial (a sweep's stage-1 compile, a measured trial): its inspect
+    record with the config it ran with. Raises ValueError where it has no inspect record."""
+    if trial.inspect is None:
+        raise ValueError(f"trial {trial.id} has no inspect record: no prediction")
+    report = trial.inspect.replace(config=trial_config(trial))
+    return predict(report, problem, gpu, calibration, protocol)
