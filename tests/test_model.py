@@ -23,6 +23,7 @@ from workbench.analysis.model import (
     load_calibration,
     predict,
     predict_trial,
+    source_precision,
 )
 from workbench.analysis.report import inspect_config
 from workbench.cli.bench import _prediction
@@ -111,6 +112,21 @@ def test_a_recorded_trial_is_predicted_with_the_config_it_ran_with():
     assert predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION).ms == pytest.approx(full.ms)
     bare = predict(trial.inspect, L1_66, H100, DEFAULT_CALIBRATION)
     assert "no BLOCK_M/N/K" in bare.source and bare.ms < 0.5 * full.ms  # 1 product assumed
+
+
+def test_a_precision_written_into_the_kernel_counts_its_products():
+    assert source_precision('acc += tl.dot(a, b, input_precision="tf32x3")') == "tf32x3"
+    assert source_precision("tl.dot(a, b, allow_tf32=False)") == "ieee"
+    assert source_precision("tl.dot(a, b, input_precision=precision)") == ""
+    rep = _fixed()
+    trial = TrialResult(status=Status.OK, mode="compile", inspect=rep.for_trial(),
+                        launch={"constexprs": {"BLOCK_M": 256, "BLOCK_N": 64, "BLOCK_K": 16},
+                                "num_warps": 8, "num_stages": 3})  # fmt: skip
+    full = predict(rep, L1_66, H100, DEFAULT_CALIBRATION).ms
+    hinted = predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION,
+                           source='tl.dot(a, b, input_precision="tf32x3")')  # fmt: skip
+    assert hinted.ms == pytest.approx(full)
+    assert predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION).ms < 0.5 * full
 
 
 def test_no_prediction_for_a_config_that_cannot_launch():

@@ -72,9 +72,9 @@ class Measurement:
         return self.kernelbench_ms if self.kernelbench_ms is not None else self.kernel_ms
 
 
-def full_config(trial: TrialResult) -> dict[str, int | str]:
+def full_config(trial: TrialResult, source: str = "") -> dict[str, int | str]:
     """The config the trial ran with (model.trial_config)."""
-    return trial_config(trial)
+    return trial_config(trial, source)
 
 
 def measurement(
@@ -85,11 +85,13 @@ def measurement(
     kernel: str = "",
     instruction_mix: dict[str, Any] | None = None,
     compiled: str = "",
+    source: str = "",
 ) -> Measurement | None:
     """The fit's view of a trial measured on a GPU, or None where it has no time or no inspect.
 
     `instruction_mix`: where the trial's compile recorded none (an older Triton run), the mix of
-    an offline compile of the same config, with `compiled` saying so."""
+    an offline compile of the same config, with `compiled` saying so. `source`: the kernel
+    file's text (a precision it writes into its dot)."""
     if trial.mode != "gpu" or trial.inspect is None or not trial.ok:
         return None
     if trial.kernel_only_ms is None and trial.kernelbench_ms is None:
@@ -98,7 +100,7 @@ def measurement(
     res = report.resources
     if instruction_mix is not None and not res.instruction_mix:
         res = res.replace(instruction_mix=instruction_mix)
-    report = report.replace(resources=res, config=full_config(trial))
+    report = report.replace(resources=res, config=full_config(trial, source))
     f = features(report, problem, gpu)
     occ = report.occupancy
     return Measurement(

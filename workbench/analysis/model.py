@@ -36,6 +36,7 @@ from workbench.core.paths import CALIBRATIONS_DIR
 from workbench.core.problem import DTYPE_BYTES, Problem
 from workbench.core.records import InspectReport, Prediction, Record, TrialResult
 from workbench.kernel.sass import InstructionMix, mma_shape
+from workbench.kernel.source_facts import hard_coded_precision
 
 MODEL_VERSION = 1
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
@@ -501,10 +502,22 @@ def predict(
     )
 
 
-def trial_config(trial: TrialResult) -> dict[str, int | str]:
+def source_precision(source: str) -> str:
+    """The precision a kernel file writes into its dot (`input_precision="tf32x3"`,
+    `allow_tf32=True` -> "tf32", `allow_tf32=False` -> "ieee"), or "" where it writes none."""
+    found = hard_coded_precision(source)
+    if found.startswith("input_precision="):
+        return found.split("=", 1)[1].strip("'\"")
+    if found.startswith("allow_tf32="):
+        return "tf32" if found.endswith("True") else "ieee"
+    return ""
+
+
+def trial_config(trial: TrialResult, source: str = "") -> dict[str, int | str]:
     """The config a trial ran with: its launch's int and str constexprs (tile sizes, precision,
-    the file's defaults) under the values the trial set. A trial's inspect record leaves the
-    config out (the session keeps it on the trial), and the model needs the tile."""
+    the file's defaults) under the values the trial set, and the precision the kernel's `source`
+    writes into its dot where no config names one. A trial's inspect record leaves the config
+    out (the session keeps it on the trial), and the model needs the tile and the precision."""
     launch = trial.launch or {}
     constexprs = launch.get("constexprs") or {}
     out: dict[str, int | str] = {
@@ -514,6 +527,8 @@ def trial_config(trial: TrialResult) -> dict[str, int | str]:
     for key in ("num_warps", "num_stages"):
         if key in launch and key not in out:
             out[key] = int(launch[key])
+    if not _precision(out) and source_precision(source):
+        out["precision"] = source_precision(source)
     return out
 
 
@@ -523,10 +538,12 @@ def predict_trial(
     gpu: GPU,
     calibration: Calibration | None = None,
     protocol: str = "kernelbench",
+    source: str = "",
 ) -> Prediction:
     """`predict` for a recorded trial (a sweep's stage-1 compile, a measured trial): its inspect
-    record with the config it ran with. Raises ValueError where it has no inspect record."""
+    record with the config it ran with (`source`: the kernel file's text, for a precision it
+    hard-codes). Raises ValueError where it has no inspect record."""
     if trial.inspect is None:
         raise ValueError(f"trial {trial.id} has no inspect record: no prediction")
-    report = trial.inspect.replace(config=trial_config(trial))
+    report = trial.inspect.replace(config=trial_config(trial, source))
     return predict(report, problem, gpu, calibration, protocol)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 
 from workbench.analysis.advice import precision_advice
-from workbench.analysis.model import predict
+from workbench.analysis.model import predict, source_precision
 from workbench.core.config import Config, check_rules, precision_modes, validate
 from workbench.core.gpus import GPU
 from workbench.core.occupancy import occupancy, tile_waste, waves
@@ -100,12 +100,16 @@ def report_from_compile(
             *([f"ModelNew: {kf.adapter_note}"] if kf.adapter_note else []),
         ],
     )
+    # A precision the kernel writes into its dot (no config names it): the model needs it.
+    hinted = {"precision": source_precision(kf.source)} if source_precision(kf.source) else {}
     if occ.blocks_per_sm > 0:  # a config that cannot launch gets no predicted time
         with contextlib.suppress(ValueError):  # a target without a spec sheet: none either
-            seen = report.replace(config={**_scalars(launch.constexprs), **config})
+            seen = report.replace(config={**hinted, **_scalars(launch.constexprs), **config})
             report.prediction = predict(seen, problem, gpu)
             report.provenance.append(f"prediction: {report.prediction.calibration}")
-    precision = str(config.get("precision", launch.constexprs.get("precision", "")))
+    precision = str(
+        config.get("precision", launch.constexprs.get("precision", hinted.get("precision", "")))
+    )
     report.advice = precision_advice(problem, gpu, precision, modes, report.prediction)
     return report
 

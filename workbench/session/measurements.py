@@ -100,7 +100,7 @@ def load_measurements(
             try:
                 m = measurement(
                     trial, problem, device, label=where, kernel=kernel, instruction_mix=mix,
-                    compiled=compiled,
+                    compiled=compiled, source=str(session.kernel.get("source") or ""),
                 )  # fmt: skip
             except ValueError as err:
                 out.skipped.append(f"{where}: {err}")
