@@ -9,8 +9,12 @@ fp32 bits to the tensor core, which reads only the top 10 mantissa bits (truncat
 here: on an H200, tf32 `tl.dot(x, eye)` returns x with its low 13 bits cleared; "rne"/"rna" model
 an explicit rounding); "tf32x3", "bf16x3" and "bf16x6" are split into several products the way
 Triton's F32DotTC pass splits them (hi parts by cvt.rna.tf32.f32 or RNE bf16, small products
-first, NaN in the small terms dropped); "ieee" stays exact. It records the precisions it saw and
-any it could not reproduce, so a caller can say "not checked on CPU" rather than "pass".
+first, NaN in the small terms dropped); "ieee" stays exact. A bf16 x bf16 dot (which the
+interpreter would multiply as the raw uint16 bits it stores bf16 in) is computed from the bf16
+values: exact products, fp32 sums, as the tensor core does; it is recorded as "bf16". (The
+interpreter's own fp32 -> bf16 cast truncates where the GPU rounds to nearest: a kernel's bf16
+split is, if anything, less accurate on the CPU.) It records the precisions it saw and any it
+could not reproduce, so a caller can say "not checked on CPU" rather than "pass".
 """
 
 from __future__ import annotations
@@ -94,8 +98,9 @@ def round_to_bf16(t: ArrayT) -> ArrayT:
 @dataclass
 class DotEmulation:
     """What `emulating_gpu_dot` did: `seen` holds the precision of every fp32 x fp32 dot that
-    ran ("tf32", "ieee", ...), `not_emulated` those it left in plain fp32 (or NOT_HOOKED when the
-    interpreter has no hook, with `reason`). Dots of other dtypes are left alone and not listed.
+    ran ("tf32", "ieee", ...) and "bf16" for bf16 x bf16 dots, `not_emulated` those it left in
+    plain fp32 (or NOT_HOOKED when the interpreter has no hook, with `reason`). Dots of other
+    dtypes are left alone and not listed.
     Nothing is recorded for kernels that do not run under the interpreter."""
 
     rounding: Rounding
@@ -127,6 +132,21 @@ def _is_fp32(handle: Any) -> bool:
     )
 
 
+def _is_bf16(handle: Any) -> bool:
+    data = getattr(handle, "data", None)
+    return (
+        getattr(getattr(handle, "dtype", None), "name", None) == "bf16"
+        and isinstance(data, np.ndarray)
+        and data.dtype == np.uint16
+    )
+
+
+def _bf16_values(bits: npt.NDArray[np.uint16]) -> npt.NDArray[np.float32]:
+    """The fp32 values of bf16 bit patterns (a bf16 is the top half of an fp32)."""
+    out: npt.NDArray[np.float32] = (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return out
+
+
 def _split(x: npt.NDArray[np.float32], precision: str) -> list[npt.NDArray[np.float32]]:
     """The parts F32DotTC splits an fp32 operand into: hi first, each part from the remainder."""
     if precision == "tf32x3":
@@ -154,6 +174,10 @@ _PRODUCTS: dict[str, list[tuple[int, int]]] = {
 
 def _make_dot(original: Callable[..., Any], state: DotEmulation) -> Callable[..., Any]:
     def create_dot(self: Any, a: Any, b: Any, d: Any, input_precision: Any, *rest: Any) -> Any:
+        if _is_bf16(a) and _is_bf16(b) and _is_fp32(d):
+            state.seen.add("bf16")
+            product = np.matmul(_bf16_values(a.data), _bf16_values(b.data), dtype=np.float32)
+            return type(d)((product + d.data).astype(np.float32), d.dtype)
         if not (_is_fp32(a) and _is_fp32(b) and _is_fp32(d)):
             return original(self, a, b, d, input_precision, *rest)
         precision = _precision_name(input_precision)
