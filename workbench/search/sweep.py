@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.analysis.model import Calibration, predict
+from workbench.analysis.model import Calibration, predict_trial
 from workbench.core.config import Config, check_rules, config_key
 from workbench.core.errors import SpaceError
 from workbench.core.gpus import GPU
@@ -271,7 +271,10 @@ class Sweep:
         if occ.blocks_per_sm == 0:
             out.fits, out.reason = False, f"0 blocks per SM: {occ.reason}"
             return out
-        out.predicted_ms = predict(report, self.problem, self.gpu, self.calibration).ms
+        try:  # the trial's own config (its inspect record keeps none) and the file's precision
+            out.predicted_ms = predict_trial(trial, self.problem, self.gpu, self.calibration, source=self.kf.source).ms
+        except ValueError as err:
+            out.fits, out.reason = False, f"no prediction: {err}"
         return out
 
     # --- stage 2 ----------------------------------------------------------------------------
