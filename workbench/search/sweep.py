@@ -461,31 +461,31 @@ class Sweep:
         )
 
     def _guided(self, fitting: list[Candidate]) -> list[Config]:
-        """Measure the most promising, correct the model's ranking with what was measured, repeat
-        until the budget or the time budget is spent."""
+        """Measure the most promising, refit the model's device constants on what was measured,
+        re-rank the rest, repeat until the budget or the time budget is spent."""
         budget = self.spec.budget or max(4, len(fitting) // 4)
         measured: dict[str, TrialResult] = {}
+        compiles = {t.id: t for t in self._mine() if t.mode == "compile"}
+        ranker = strategies.Refit(self.problem, self.gpu, self.kf.source, self.calibration)
+        for c in fitting:
+            trial = compiles.get(c.compile_trial)
+            if trial is not None:
+                ranker.add_candidate(c, trial)
         rounds = 0
         while len(measured) < min(budget, len(fitting)):
-            ranking = strategies.corrected_ranking(fitting, measured)
-            batch = [c.config for c in ranking if config_key(c.config) not in measured][
-                : max(2, budget // 4)
-            ]
+            ranking = ranker.ranking(fitting, measured)
+            batch = [c.config for c in ranking if config_key(c.config) not in measured][: max(2, budget // 4)]
             batch = batch[: budget - len(measured)]
             if not batch:
                 break
-            for t in self._measure(
-                batch, screen=True, stage="screen", total=budget, start=len(measured)
-            ):
+            for t in self._measure(batch, screen=True, stage="screen", total=budget, start=len(measured)):
                 measured[config_key(t.config)] = t
             rounds += 1
             deadline = self._deadline()
-            if (deadline is not None and time.monotonic() > deadline) or (
-                self.cancel is not None and self.cancel.is_set()
-            ):
+            if (deadline is not None and time.monotonic() > deadline) or (self.cancel is not None and self.cancel.is_set()):
                 break
         self.notes.append(
-            f"guided: {len(measured)} of {len(fitting)} configs screened in {rounds} rounds"
+            f"guided: {len(measured)} of {len(fitting)} configs screened in {rounds} rounds; {ranker.how}"
         )
         return [t.config for t in measured.values()]
 
