@@ -18,7 +18,13 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
     (w head, w tail) rows, then head*head (one fewer dot, so one fewer wait per K step);
   "tf32x3r": fast2's split (TF32 head and tail of x in registers, three TF32 products);
   "ffma": no tensor cores: outer-product FMAs in fp32 (exact fp32 arithmetic, the order of K);
-  any other value ("ieee", "tf32", "tf32x3", "bf16x3") is handed to tl.dot as is.
+  any other value ("ieee", "tf32", "tf32x3", "bf16x3") is handed to tl.dot as is;
+- TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
+  registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
+  table (no padding), "auto" takes rows from kw >= 5.
+Defaults (bf16x3r, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
+KernelBench's protocol; per-problem bests are in bench/fast3_configs.json (docs/performance.md).
+Non-finite inputs propagate as in fp32 (inf and NaN in x); a non-finite weight gives NaN.
 """
 
 import math
@@ -32,10 +38,10 @@ import triton.language as tl
 # conv3d-bench config: the launch below reads these; `conv3d-bench export` rewrites them.
 BLOCK_M = 128
 BLOCK_N = 64
-BLOCK_K = 16
+BLOCK_K = 32
 ROW_W = -1
 NUM_WARPS = 4
-NUM_STAGES = 2
+NUM_STAGES = 3
 PRECISION = "bf16x3r"
 TAPS = "auto"
 
