@@ -18,7 +18,7 @@ from workbench.core.errors import ExportError
 from workbench.core.gpus import find_gpu
 from workbench.kernel.compile import compile_for_target
 from workbench.kernel.kernelfile import KernelFile
-from workbench.kernel.problemfile import load_problem
+from workbench.kernel.problemfile import ProblemFile, load_problem
 from workbench.runner.local import run_trial
 from workbench.session.export import (
     ExportPlan,
@@ -38,6 +38,8 @@ def export_command(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if args.output != "-":
         check_output(out, args.force, Path(plan.kf.path))  # before any work is spent on it
+    if not args.no_verify:  # the check runs the problem file's Model: refuse a changed one now
+        ProblemFile.for_problem(plan.problem)
     text = export_kernel(plan)
     if not plan.autotune:
         reopened_config(text, out, plan.problem, plan.config)

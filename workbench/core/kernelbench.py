@@ -15,6 +15,7 @@ TOLERANCE = {"float32": 1e-4, "float16": 1e-2, "bfloat16": 1e-2}  # atol = rtol
 SEED = 42  # torch.manual_seed before Model(*init) and again before ModelNew(*init)
 CORRECTNESS_TRIALS = 5  # each with fresh get_inputs() under its own seed; all must pass
 WARMUPS = 3  # calls before timing, each followed by a synchronize
+REF_WARMUPS = 5  # measure_ref_program_time's, for the reference Model (under no_grad)
 TIMED_TRIALS = 100  # plus one discarded first trial
 DISCARD_FIRST = 1
 L2_FLUSH_BYTES = 256 * 1024 * 1024  # an int64 buffer filled before every timed trial

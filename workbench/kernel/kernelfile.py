@@ -222,7 +222,10 @@ class KernelFile:
         except Exception:
             return False
         shapes = {tuple(t.shape) for t in [*model.parameters(), *model.buffers()]}
-        return tuple(problem.weight_shape) in shapes
+        # The bias too: L2/6's ModelNew(3, 16, 3, 2) with nn.Conv3d's arguments has the weight's
+        # shape but stride 2 and no bias (every Level-2 conv has one).
+        wanted = [tuple(problem.weight_shape)] + [(problem.co,)] * problem.bias
+        return all(shape in shapes for shape in wanted)
 
     def capture_launches(self, problem: Problem, config: Config | None = None) -> list[Launch]:
         """Every kernel launch `ModelNew(*init).forward(x)` makes on `problem`, run on meta tensors."""

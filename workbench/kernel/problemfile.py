@@ -15,6 +15,7 @@ import inspect
 import itertools
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ import torch
 from workbench.core import kernelbench
 from workbench.core.errors import ProblemError
 from workbench.core.jsonio import atomic_write_text
-from workbench.core.paths import cache_root
-from workbench.core.problem import Problem
+from workbench.core.paths import PROJECT_ROOT, cache_root, portable_path
+from workbench.core.problem import Problem, bind_params
 
 _ids = itertools.count()
 REST_OF_MODEL = "the rest of the file's Model.forward after the conv"
@@ -75,7 +76,11 @@ class ProblemFile:
         """The file a problem came from (None for a preset or spec); refuses a changed file."""
         if not problem.file_sha256:
             return None
-        pf = cls.load(problem.origin)
+        recorded = Path(problem.origin)
+        in_project = PROJECT_ROOT / recorded  # where portable_path() left it relative
+        pf = cls.load(
+            in_project if not recorded.is_absolute() and in_project.is_file() else recorded
+        )
         if pf.sha256 != problem.file_sha256:
             raise ProblemError(
                 f"problem file {problem.origin} changed since it was recorded (sha256"
@@ -176,24 +181,35 @@ class ProblemFile:
             conv.bias is not None,
         )
         standard = _standard_conv(init) == conv_args
+        # As literals, (1, 1, 1) is written 1: a ModelNew that checks `stride != 1` takes it.
+        literals = tuple(_plain(v) if isinstance(v, tuple) else v for v in conv_args)
         params = tuple(
             _param_text(p)
             for p in list(inspect.signature(self.module().Model.__init__).parameters.values())[1:]
         )
-        whole = self._does_more_than_conv(model, conv, shape)
-        return Problem(
+        problem = Problem(
             n=n, ci=ci, co=conv.out_channels, d=d, h=h, w=w, kernel=kernel,
             stride=stride, padding=padding, dilation=dilation, groups=conv.groups,
             bias=conv.bias is not None, name=self.path.stem, init_inputs=tuple(init),
             model_params=() if standard else params,
-            model_conv=() if standard else conv_args,
-            ops=(REST_OF_MODEL,) if whole else (),
-            origin=str(self.path), file_sha256=self.sha256,
+            model_conv=() if standard else literals,
+            origin=portable_path(self.path) or str(self.path), file_sha256=self.sha256,
         )  # fmt: skip
+        small = (1, *problem.reduced().input_shape[1:])
+        if self._does_more_than_conv(model, conv, shape, small):
+            problem = replace(problem, ops=(REST_OF_MODEL,))
+        return problem
 
     def _does_more_than_conv(
-        self, model: torch.nn.Module, conv: torch.nn.Conv3d, shape: tuple[int, ...]
+        self,
+        model: torch.nn.Module,
+        conv: torch.nn.Conv3d,
+        shape: tuple[int, ...],
+        small: tuple[int, ...],
     ) -> bool:
+        """Whether forward is more than the conv: other parameters or modules, another output
+        shape (on meta tensors), or other values on a `small` CPU input (L2/47's mish and tanh
+        have neither parameters nor a shape of their own)."""
         extra = [p for p in model.parameters() if all(p is not q for q in conv.parameters())]
         modules = [m for m in model.modules() if m is not model and m is not conv]
         if extra or modules:
@@ -202,9 +218,16 @@ class ProblemFile:
             with torch.no_grad():
                 out = model(torch.empty(shape, device="meta"))
                 alone = conv(torch.empty(shape, device="meta"))
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(alone.shape):
+                return True
+            with torch.random.fork_rng(devices=[]), torch.no_grad():  # the caller's RNG untouched
+                cpu_model = self.build_model()
+                cpu_conv = next(m for m in cpu_model.modules() if isinstance(m, torch.nn.Conv3d))
+                x = torch.rand(small)
+                out, alone = cpu_model(x), cpu_conv(x)
         except Exception:
-            return True  # a forward that meta tensors cannot run: treat it as more than the conv
-        return not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(alone.shape)
+            return True  # a forward that cannot run here: treat it as more than the conv
+        return not isinstance(out, torch.Tensor) or not torch.equal(out, alone)
 
 
 def _three(value: Any) -> tuple[int, int, int]:
@@ -212,11 +235,19 @@ def _three(value: Any) -> tuple[int, int, int]:
     return (a, b, c)
 
 
+def _plain(value: tuple[int, int, int]) -> int | tuple[int, int, int]:
+    return value[0] if len(set(value)) == 1 else value
+
+
 def _standard_conv(init: list[Any]) -> tuple[Any, ...] | None:
-    """What nn.Conv3d(*init) would build, or None when init is not nn.Conv3d's arguments."""
+    """What a ModelNew with KernelBench's Level-1 constructor (nn.Conv3d's arguments, but
+    bias=False by default) builds from `init`, or None when init does not fit it."""
+    if len(init) > len(kernelbench.L1_PARAMS):
+        return None
     try:
+        values = bind_params(kernelbench.L1_PARAMS, init)
         with torch.device("meta"):
-            c = torch.nn.Conv3d(*init)
+            c = torch.nn.Conv3d(*(values[name] for name in kernelbench.L1_CONV))
     except Exception:
         return None
     return (

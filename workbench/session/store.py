@@ -364,6 +364,13 @@ class Session:
                 f"{self.path} is a session of problem {self.problem_id}, not {problem_id(problem)};"
                 " record into another session file"
             )
+        recorded = self.problem.file_sha256
+        if recorded != problem.file_sha256:  # the same conv, but another reference Model
+            return (
+                f"{self.path} was recorded with problem file {self.problem.origin} of sha256"
+                f" {recorded[:12]}, not {problem.file_sha256[:12]}: restore that file, or record"
+                " into another session file"
+            )
         target = self.header["target"]
         if target.get("key") != gpu.key:
             return (
