@@ -1,6 +1,6 @@
 """Triton's own @triton.autotune over a sweep's configs, as a user would run it (GPU machine).
 
-    python3 bench/autotune_compare.py KERNEL.py PROBLEM "SPACE" OUT.json
+    python3 bench/autotune_compare.py KERNEL.py PROBLEM "SPACE"|CONFIGS.json OUT.json
 
 The kernel file gets an @triton.autotune list of every config of the space (the workbench's
 bake_autotune, keyed on the launch's shape arguments), is loaded from its path as KernelBench
@@ -30,8 +30,10 @@ from workbench.search.sweep import build_space
 def main(kernel: str, problem_text: str, space_text: str, out: str) -> None:
     kf = KernelFile.load(kernel)
     problem = load_problem(problem_text)
-    space = build_space(kf, problem, space_text)
-    configs = [kf.full_config(problem, c) for c in space.configs()]
+    if space_text.endswith(".json"):  # the configs a sweep measured (those that fit)
+        configs = [kf.full_config(problem, c) for c in json.loads(Path(space_text).read_text())]
+    else:
+        configs = [kf.full_config(problem, c) for c in build_space(kf, problem, space_text).configs()]
     launch = kf.capture_launch(problem)
     key = [n for n, v in launch.args.items() if n not in launch.constexprs and type(v) is int]
     text = bake_autotune(kf.for_problem(problem).source, configs, kernel, key)

@@ -154,6 +154,20 @@ def compile_for_target(
     return resources, launch
 
 
+def cached_compile(
+    kf: KernelFile, problem: Problem, config: Config, gpu: GPU
+) -> tuple[Resources, Launch] | None:
+    """compile_for_target's answer when the compile cache holds it, else None; never compiles
+    (the TUI reads a cached config in-process and sends only real compiles to a worker)."""
+    launch = kf.capture_launch(problem, config)
+    spec = specialise(launch, gpu)
+    resources = _read_cache(compile_cache_dir() / f"{cache_key(kf, launch, spec)}.json")
+    if resources is None:
+        return None
+    _check_shared(resources, gpu)
+    return resources, launch
+
+
 def _read_cache(path: Path) -> Resources | None:
     data = read_json(path)
     if data is None:
@@ -280,7 +294,8 @@ def _compilation_message(errors: list, kf: KernelFile, launch: Launch) -> str:
     if best is None:
         return f"{kf.path}: {launch.name} does not compile: {detail}"
     e, fn = best
-    line = fn.def_file_line_number + e.node.lineno - 1
+    first = getattr(fn, "def_file_line_number", None) or getattr(fn, "starting_line_number", 1)  # Triton 3.6 names it so
+    line = first + e.node.lineno - 1
     return f"{kf.path}:{line}: {detail}"
 
 
