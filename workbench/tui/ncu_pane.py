@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from workbench.core.records import NcuReport, TrialResult
 from workbench.runner.ncu import LABELS
+from workbench.tui.style import tones
 
 HINT = "press n to profile the current config with Nsight Compute (needs a CUDA GPU and ncu)"
 
@@ -27,14 +29,35 @@ def ncu_table(ncu: NcuReport) -> Table:
 
 
 class NcuPane(Static):
+    """Colours come from the theme at each redraw, so the text stays readable when it changes."""
+
     def on_mount(self) -> None:
-        self.update(Text(HINT, style="dim"))
+        self._what: tuple[str, str | NcuReport] = ("hint", HINT)
+        self.redraw()
+
+    def _set(self, kind: str, value: str | NcuReport) -> None:
+        self._what = (kind, value)
+        self.redraw()
+
+    def redraw(self) -> None:
+        t = tones(self.app)
+        kind, value = getattr(self, "_what", ("hint", HINT))
+        body: RenderableType
+        if isinstance(value, NcuReport):
+            body = ncu_table(value)
+        elif kind == "pending":
+            body = Text(f"profiling {value} …", style=t.warn)
+        elif kind == "unavailable":
+            body = Text(f"no metrics: {value}", style=t.warn)
+        else:
+            body = Text(str(value), style=t.muted)
+        self.update(body)
 
     def show_pending(self, config_text: str) -> None:
-        self.update(Text(f"profiling {config_text} …", style="yellow"))
+        self._set("pending", config_text)
 
     def show_unavailable(self, why: str) -> None:
-        self.update(Text(f"no metrics: {why}", style="yellow"))
+        self._set("unavailable", why)
 
     def show(self, trial: TrialResult) -> None:
         """The `ncu` part of a trial; a failed trial or ncu run says why in place."""
@@ -43,5 +66,5 @@ class NcuPane(Static):
             why = (ncu.message if ncu else "") or trial.message or "Nsight Compute gave no metrics"
             self.show_unavailable(why)
             return
-        self.update(ncu_table(ncu))
+        self._set("table", ncu)
         self.border_subtitle = ncu.message

@@ -1,62 +1,107 @@
-"""Occupancy pane: what `inspect_config` reports for the current config on the target.
+"""Occupancy pane: what the compile for the target says about the current config.
 
 Resources, blocks per SM per limiter as bars, the binding limiter, occupancy, waves and tail,
-masked-lane waste, and Nsight-style charts of occupancy against registers and shared memory
-around the current point (each point is one call of the core's `occupancy()`).
+masked-lane waste, then charts with labelled axes: occupancy against registers/thread and against
+shared memory/block around the current point (the core's `occupancy()` over a sweep), and
+occupancy against the parameter being edited (one column per allowed value, from compiles
+already cached; `·` where that value has not been compiled). Charts fit the pane's width.
 """
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import Any
+
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
 
+from workbench.core.config import short_config
 from workbench.core.gpus import ArchLimits
 from workbench.core.occupancy import LIMITERS, occupancy
 from workbench.core.records import InspectReport
-from workbench.tui.charts import column_chart, hbar, kib, pct
+from workbench.tui.charts import axis_chart, hbar, kib, pct
+from workbench.tui.rendered import RenderedView
+from workbench.tui.style import Tones, tones
 
-CHART_WIDTH = 32
-
-
-def register_sweep(arch: ArchLimits, threads: int, shared: int) -> list[int]:
-    step = max(1, arch.max_registers_per_thread // CHART_WIDTH)
-    return list(range(step, arch.max_registers_per_thread + 1, step))[:CHART_WIDTH]
+MAX_COLUMNS = 32
 
 
-def shared_sweep(arch: ArchLimits) -> list[int]:
-    step = arch.max_shared_per_block_optin // CHART_WIDTH
-    return [step * (i + 1) for i in range(CHART_WIDTH)]
+def _sweep(maximum: int, columns: int) -> list[int]:
+    step = max(1, maximum // columns)
+    return [step * (i + 1) for i in range(columns) if step * (i + 1) <= maximum]
 
 
 def _nearest(values: list[int], x: int) -> int:
     return min(range(len(values)), key=lambda i: abs(values[i] - x))
 
 
-def sweep_charts(arch: ArchLimits, threads: int, regs: int, shared: int) -> Group:
-    """Occupancy vs registers/thread and vs shared bytes/block, the other held at the current value."""
-    reg_x = register_sweep(arch, threads, shared)
-    reg_y = [occupancy(arch, threads, r, shared).fraction for r in reg_x]
-    smem_x = shared_sweep(arch)
-    smem_y = [occupancy(arch, threads, regs, s).fraction for s in smem_x]
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row(
-        Text(f"vs registers/thread (now {regs})", style="bold"),
-        Text(f"vs shared/block (now {kib(shared)})", style="bold"),
-    )
-    grid.add_row(
-        column_chart(reg_y, marker=_nearest(reg_x, regs)),
-        column_chart(smem_y, marker=_nearest(smem_x, shared)),
-    )
-    grid.add_row(
-        Text(f"{reg_x[0]:<6}{reg_x[-1]:>{CHART_WIDTH - 6}}", style="dim"),
-        Text(f"{kib(smem_x[0]):<9}{kib(smem_x[-1]):>{CHART_WIDTH - 9}}", style="dim"),
-    )
-    return Group(grid)
+def sweep_charts(
+    arch: ArchLimits, threads: int, regs: int, shared: int, width: int, t: Tones
+) -> RenderableType:
+    """Occupancy vs registers/thread and vs shared bytes/block, the other held at its value."""
+    side_by_side = width >= 2 * (MAX_COLUMNS + 8) + 2
+    columns = MAX_COLUMNS if side_by_side else max(8, min(MAX_COLUMNS * 2, width - 26))
+    reg_x = _sweep(arch.max_registers_per_thread, columns)
+    smem_x = _sweep(arch.max_shared_per_block_optin, columns)
+    charts = []
+    for xs, now, ys, what, fmt in (
+        (reg_x, regs, [occupancy(arch, threads, r, shared).fraction for r in reg_x],
+         "registers/thread", str),
+        (smem_x, shared, [occupancy(arch, threads, regs, s).fraction for s in smem_x],
+         "shared/block", kib),
+    ):  # fmt: skip
+        mark = _nearest(xs, now)
+        charts.append(
+            axis_chart(
+                ys,
+                title=f"occupancy vs {what} (now {fmt(now)})",
+                x_title=what,
+                y_max=1.0,
+                y_label=lambda v: f"{v * 100:.0f}%",
+                x_ticks={0: fmt(xs[0]), mark: fmt(now), len(xs) - 1: fmt(xs[-1])},
+                marker=mark,
+                style=t.good,
+                marker_style=t.marker,
+                muted=t.muted,
+            )
+        )
+    if side_by_side:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_row(*charts)
+        return grid
+    return Group(charts[0], Text(""), charts[1])
 
 
-def render_report(report: InspectReport, arch: ArchLimits) -> Group:
+def param_chart(name: str, points: list[tuple[Any, float | None]], now: Any, t: Tones) -> Text:
+    """Occupancy for each allowed value of the parameter being edited (cached compiles only)."""
+    labels = [str(v) for v, _ in points]
+    col = max(3, max(len(s) for s in labels) + 1)
+    marker = next((i for i, (v, _) in enumerate(points) if v == now), None)
+    missing = sum(1 for _, f in points if f is None)
+    note = f"; · = not compiled yet ({missing})" if missing else ""
+    return axis_chart(
+        [f for _, f in points],
+        title=f"occupancy vs {name} (from cached compiles{note})",
+        x_title=name,
+        y_max=1.0,
+        y_label=lambda v: f"{v * 100:.0f}%",
+        x_ticks=dict(enumerate(labels)),
+        marker=marker,
+        col_width=col,
+        style=t.good,
+        marker_style=t.marker,
+        muted=t.muted,
+    )
+
+
+def render_report(
+    report: InspectReport,
+    arch: ArchLimits,
+    width: int,
+    t: Tones,
+    points: tuple[str, list[tuple[Any, float | None]], Any] | None = None,
+    estimate_note: str = "",
+) -> Group:
     res, occ, waves, waste = report.resources, report.occupancy, report.waves, report.waste
     sm = report.target.sm if report.target else arch.sm
     sms = report.target.sms if report.target else "?"
@@ -68,14 +113,17 @@ def render_report(report: InspectReport, arch: ArchLimits) -> Group:
         "registers",
         Text.assemble(
             f"{res.registers}/thread  ",
-            (f"spills {spill} B" if spill else "no spills", "bold red" if spill else "green"),
+            (f"spills {spill} B" if spill else "no spills", f"bold {t.bad}" if spill else t.good),
         ),
     )
     head.add_row("shared", f"{kib(res.shared_bytes)}/block  (compiled for {sm})")
+    if estimate_note:
+        head.add_row("", Text(estimate_note, style=t.muted))
 
+    bar_width = max(8, min(24, width - 28))
     bars = Table.grid(padding=(0, 1))
     bars.add_column(style="bold", width=9)
-    bars.add_column(width=24)
+    bars.add_column(width=bar_width)
     bars.add_column()
     binding = set(occ.limiters)
     top = max([arch.max_blocks_per_sm, *occ.limits.values()])
@@ -83,10 +131,10 @@ def render_report(report: InspectReport, arch: ArchLimits) -> Group:
         value = occ.limits.get(name)
         if value is None:
             continue
-        style = "bold yellow" if name in binding else "cyan"
+        style = t.marker if name in binding else t.accent
         bars.add_row(
             name,
-            hbar(value, top, 24, style),
+            hbar(value, top, bar_width, style, t.muted),
             Text(f"{value} blk" + ("  ◀ binding" if name in binding else ""), style=style),
         )
 
@@ -94,46 +142,101 @@ def render_report(report: InspectReport, arch: ArchLimits) -> Group:
     summary.add_column(style="bold")
     summary.add_column()
     frac = occ.fraction
+    tone = t.good if frac >= 0.5 else t.warn if frac > 0.25 else t.bad
     summary.add_row(
         "occupancy",
         Text.assemble(
-            (
-                pct(frac),
-                "bold green" if frac >= 0.5 else "bold yellow" if frac > 0.25 else "bold red",
-            ),
+            (pct(frac), f"bold {tone}"),
             f"  {occ.blocks_per_sm} blk/SM · {occ.active_warps}/{occ.max_warps} warps (theoretical)",
         ),
     )
     summary.add_row(
         "waves",
-        f"{waves.waves:.2f} on {sms} SMs · {report.grid_blocks} blocks · tail {pct(waves.tail_fill)} full · "
-        f"efficiency {pct(waves.efficiency)}",
+        f"{waves.waves:.2f} on {sms} SMs · {report.grid_blocks} blocks · tail {pct(waves.tail_fill)}"
+        f" full · efficiency {pct(waves.efficiency)}",
     )
     if waste is not None:
         summary.add_row(
             "waste",
-            f"masked lanes {pct(waste.total, 1)}  (M {pct(waste.m, 1)} · N {pct(waste.n, 1)} · K {pct(waste.k, 1)})",
+            f"masked lanes {pct(waste.total, 1)}  (M {pct(waste.m, 1)} · N {pct(waste.n, 1)} ·"
+            f" K {pct(waste.k, 1)})",
         )
     if occ.reason:
-        summary.add_row("why 0", Text(occ.reason, style="red"))
+        summary.add_row("why 0", Text(occ.reason, style=t.bad))
     threads = occ.warps_per_block * arch.warp_size
-    charts = sweep_charts(arch, threads, res.registers, res.shared_bytes)
-    return Group(head, Text(""), bars, Text(""), summary, Text(""), charts)
+    parts: list[RenderableType] = [head, Text(""), bars, Text(""), summary, Text("")]
+    parts.append(sweep_charts(arch, threads, res.registers, res.shared_bytes, width, t))
+    if points is not None and points[1]:
+        parts += [Text(""), param_chart(points[0], points[1], points[2], t)]
+    return Group(*parts)
 
 
-class OccupancyPane(Static):
-    """Static whose content is replaced each time the background inspect finishes."""
+class OccupancyPane(RenderedView):
+    """Shows the newest report; while a compile runs the old one stays, dimmed, and the
+    subtitle says what is compiling, for how long, and which key cancels it."""
 
-    def show_report(self, report: InspectReport, arch: ArchLimits) -> None:
-        self.update(render_report(report, arch))
-        self.border_subtitle = "; ".join(report.provenance)[:80]
+    def __init__(self, placeholder: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.placeholder = placeholder
+        self.report: InspectReport | None = None
+        self.arch: ArchLimits | None = None
+        self.points: tuple[str, list[tuple[Any, float | None]], Any] | None = None
+        self.estimate_note = ""
+        self.state = "waiting"  # waiting | pending | ready | failed
+        self.status_text = ""  # the subtitle: what is compiling, or where the numbers came from
+        self.message = ""  # what the pane says instead of a report (an error, a reason)
+
+    def on_mount(self) -> None:
+        self.show_renderable(Text(self.placeholder, style=tones(self.app).muted))
+
+    def show_report(self, report: InspectReport, arch: ArchLimits, estimate_note: str = "") -> None:
+        self.report, self.arch, self.estimate_note = report, arch, estimate_note
+        self.state = "ready"
         self.remove_class("-stale", "-failed")
+        self.rebuild()
+        config = short_config(report.config) if report.config else ""
+        self.subtitle(f"{config} · {'; '.join(report.provenance[:1])}"[:90])
+
+    def show_points(self, name: str, points: list[tuple[Any, float | None]], now: Any) -> None:
+        self.points = (name, points, now) if points else None
+        if self.state == "ready":
+            self.rebuild()
 
     def show_pending(self, what: str) -> None:
+        """The last report stays, dimmed (or the reason, if there is none yet)."""
+        was_failed = self.state == "failed"
         self.add_class("-stale")
-        self.border_subtitle = what
+        self.remove_class("-failed")
+        if self.report is not None:
+            self.state = "pending"
+            if was_failed:
+                self.rebuild()
+        else:
+            self.message = what
+            self.show_renderable(Text(what, style=tones(self.app).muted))
+        self.subtitle(what)
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, subtitle: str = "no occupancy for this config") -> None:
+        self.state, self.message = "failed", message
         self.add_class("-failed")
-        self.update(Text(message, style="bold red"))
-        self.border_subtitle = "no occupancy for this config"
+        self.remove_class("-stale")
+        self.show_renderable(Text(message, style=f"bold {tones(self.app).bad}"), keep_scroll=False)
+        self.subtitle(subtitle)
+
+    def subtitle(self, text: str) -> None:
+        self.border_subtitle = text
+        self.status_text = text
+
+    def rebuild(self) -> None:
+        if self.state == "failed":
+            self.show_renderable(Text(self.message, style=f"bold {tones(self.app).bad}"))
+            return
+        if self.report is None or self.arch is None:
+            super().rebuild()
+            return
+        width = max(40, self.view_width)
+        self.show_renderable(
+            render_report(
+                self.report, self.arch, width, tones(self.app), self.points, self.estimate_note
+            )
+        )

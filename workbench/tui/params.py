@@ -1,70 +1,157 @@
-"""Parameters pane: one Input (numbers) or Select (words) per tunable, checked as typed.
+"""Parameters pane: one field per tunable, checked as typed, stepped with `[` and `]`.
 
-Checking is the core's `check_rules`; the pane only shows its verdicts next to each field and
-tells the app the config (and whether it can be compiled) through a `Changed` message.
+Numbers are Inputs, words (precision) Selects. Checking is the core's `check_rules` plus the
+shared-memory estimate (workbench.analysis.estimate) for the tile; the pane shows the verdicts
+under each field and tells the screen the config through `ParamsChanged`. Inside a field the
+footer shows the field's own keys: Enter runs, `[`/`]` step through the allowed values, Esc
+leaves the field (so the letter keys act again).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
+from textual.css.query import NoMatches
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
+from workbench.analysis.estimate import estimate_shared
 from workbench.core.config import Config, check_rules, parse_value, precision_modes
 from workbench.core.errors import ConfigError
+from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
+from workbench.tui.messages import ParamsChanged, RunRequested
+
+if TYPE_CHECKING:
+    from workbench.kernel.kernelfile import Tunable
+
+FIELD_KEYS: list[BindingType] = [
+    Binding("enter", "run", "Run", tooltip="run this config (compile, check, time)"),
+    # priority: an Input would otherwise type the bracket into itself
+    Binding("left_square_bracket", "step(-1)", "Prev value", key_display="[", priority=True),
+    Binding("right_square_bracket", "step(1)", "Next value", key_display="]", priority=True),
+    Binding("escape", "leave", "Leave field", tooltip="leave the field so the letter keys act"),
+]
 
 
-def _field_id(name: str) -> str:
+def field_id(name: str) -> str:
     return f"param-{name}"
 
 
-class ParamsPane(VerticalScroll):
-    class Changed(Message):
-        """The config as typed; `ok` is False while any field breaks a hard rule."""
+def step_value(tunable: Tunable, current: Any, direction: int) -> Any:
+    """The next (direction 1) or previous allowed value after `current`, clamped at the ends;
+    a value between choices steps to the nearest one that way."""
+    choices = list(tunable.choices or [])
+    if not choices:
+        return current
+    if current in choices:
+        index = choices.index(current) + direction
+        return choices[max(0, min(len(choices) - 1, index))]
+    ints = [c for c in choices if isinstance(c, int)]
+    if len(ints) == len(choices) and isinstance(current, int):
+        larger = [c for c in ints if c > current]
+        smaller = [c for c in ints if c < current]
+        if direction > 0:
+            return larger[0] if larger else choices[-1]
+        return smaller[-1] if smaller else choices[0]
+    return tunable.default
 
-        def __init__(self, config: Config, ok: bool) -> None:
-            super().__init__()
-            self.config = config
-            self.ok = ok
 
-    def __init__(self, **kwargs) -> None:
+class ParamInput(Input):
+    """A number field; its bindings appear in the footer while it has focus."""
+
+    BINDINGS: ClassVar[list[BindingType]] = FIELD_KEYS
+
+    def __init__(self, tunable: Tunable, value: str, **kwargs: Any) -> None:
+        super().__init__(value, **kwargs)
+        self.tunable = tunable
+
+    def action_run(self) -> None:
+        self.post_message(RunRequested())
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+    def action_step(self, direction: int) -> None:
+        try:
+            current: Any = parse_value(self.tunable.name, self.value.strip())
+        except ConfigError:
+            current = self.tunable.default
+        self.value = str(step_value(self.tunable, current, direction))
+        self.cursor_position = len(self.value)
+
+
+class ParamSelect(Select[Any]):
+    """A word field (precision): `[`/`]` step through its choices without opening the list."""
+
+    BINDINGS: ClassVar[list[BindingType]] = FIELD_KEYS[1:]
+
+    def __init__(self, tunable: Tunable, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tunable = tunable
+
+    def action_step(self, direction: int) -> None:
+        self.value = step_value(self.tunable, self.value, direction)
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+
+class ParamsPane(VerticalScroll, can_focus=False):
+    """Not focusable itself: Tab goes from the source straight to the first field."""
+
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.tunables: list[Any] = []
+        self.tunables: list[Tunable] = []
         self.problem: Problem | None = None
+        self.gpu: GPU | None = None
         self.config: Config = {}
         self.ok = True
+        self.errors: list[str] = []
+        self.focused_name = ""
+        self.fields_ready = False
 
     def compose(self) -> ComposeResult:
         yield Static("loading tunables…", id="params-empty")
 
     async def set_tunables(
-        self, tunables: list[Any], config: Config, problem: Problem, untunable: list[str]
+        self,
+        tunables: list[Tunable],
+        config: Config,
+        problem: Problem,
+        gpu: GPU,
+        untunable: list[str],
     ) -> None:
         """Rebuild the fields for a kernel file's tunables, filled with `config`."""
-        self.tunables, self.problem = tunables, problem
+        self.fields_ready = False  # Changed events from the old or half-built fields: ignored
+        self.tunables, self.problem, self.gpu = tunables, problem, gpu
         await self.remove_children()
-        rows = []
+        rows: list[Widget] = []
         for t in tunables:
             value = config.get(t.name, t.default)
             choices = list(t.choices or [])
             if isinstance(t.default, str) and choices:
-                field: Input | Select = Select(
+                field: Widget = ParamSelect(
+                    t,
                     [(str(c), c) for c in choices],
                     value=value if value in choices else t.default,
                     allow_blank=False,
-                    id=_field_id(t.name),
+                    id=field_id(t.name),
                     compact=True,
                 )
             else:
-                field = Input(
+                field = ParamInput(
+                    t,
                     str(value),
-                    id=_field_id(t.name),
+                    id=field_id(t.name),
                     compact=True,
-                    tooltip=f"choices: {', '.join(map(str, choices))}" if choices else None,
+                    tooltip=f"allowed: {', '.join(map(str, choices))}; [ and ] step"
+                    if choices
+                    else None,
                 )
             rows.append(Horizontal(Label(t.name, classes="param-name"), field, classes="param-row"))
             rows.append(Static("", id=f"msg-{t.name}", classes="param-msg"))
@@ -73,14 +160,22 @@ class ParamsPane(VerticalScroll):
         if not tunables:
             rows.append(Static("this kernel file has no tunables the workbench can set"))
         await self.mount_all(rows)
+        self.fields_ready = True
         self.validate_fields(announce=True)
+
+    def show_unloaded(self, why: str) -> None:
+        """After a failed load: say so, instead of "loading tunables…" forever."""
+        for empty in self.query("#params-empty").results(Static):
+            empty.update(f"no kernel file loaded: {why}\npress o to open another")
 
     def set_config(self, config: Config) -> None:
         """Fill the fields from a config (a history row), then check and announce once."""
+        if not self.fields_ready:
+            return
         for t in self.tunables:
             if t.name not in config:
                 continue
-            widget = self.query_one(f"#{_field_id(t.name)}")
+            widget = self.query_one(f"#{field_id(t.name)}")
             if isinstance(widget, Input):
                 with widget.prevent(Input.Changed):
                     widget.value = str(config[t.name])
@@ -94,34 +189,56 @@ class ParamsPane(VerticalScroll):
         config: Config = {}
         unreadable: dict[str, str] = {}
         for t in self.tunables:
-            widget = self.query_one(f"#{_field_id(t.name)}")
+            widget = self.query_one(f"#{field_id(t.name)}")
             if isinstance(widget, Select):
                 config[t.name] = widget.value  # type: ignore[assignment]
                 continue
-            text = widget.value.strip()  # type: ignore[union-attr]
+            assert isinstance(widget, Input)
+            text = widget.value.strip()
+            example = _example(t)
             if not text:
-                unreadable[t.name] = f"{t.name} needs a value (default {t.default})"
+                unreadable[t.name] = f"{t.name} needs a value, e.g. {t.name}={example}"
                 continue
             try:
                 config[t.name] = parse_value(t.name, text)
-            except ConfigError as err:
-                unreadable[t.name] = str(err)
+            except ConfigError:
+                unreadable[t.name] = (
+                    f"{t.name}={text!r} must be a whole number, e.g. {t.name}={example}"
+                )
         return config, unreadable
 
     def validate_fields(self, announce: bool = True) -> None:
+        if not self.fields_ready:
+            return
+        try:
+            self._validate(announce)
+        except NoMatches:  # the fields went away under us (the app is closing)
+            self.fields_ready = False
+
+    def _validate(self, announce: bool) -> None:
         config, messages = self.read_fields()
         severities = {name: "error" for name in messages}
         gemm = None
         if self.problem is not None:
             gemm = (self.problem.gemm_m, self.problem.gemm_n, self.problem.gemm_k)
         for rule in check_rules(config, gemm, precision_modes(self.tunables)):
-            if rule.key in messages and severities.get(rule.key) == "error":
+            if severities.get(rule.key) == "error":
                 continue
             messages[rule.key] = rule.message
             severities[rule.key] = rule.severity
+        estimate = estimate_shared(config, self.gpu) if self.gpu is not None else None
+        if (
+            estimate is not None
+            and estimate.verdict != "fits"
+            and "error" not in severities.values()
+        ):
+            # The tile as a whole: shown under BLOCK_M, the usual culprit.
+            key = "BLOCK_M" if "BLOCK_M" in config else next(iter(config))
+            messages[key] = estimate.message()
+            severities[key] = "error" if estimate.verdict == "over" else "warning"
         for t in self.tunables:
             msg = self.query_one(f"#msg-{t.name}", Static)
-            field = self.query_one(f"#{_field_id(t.name)}")
+            field = self.query_one(f"#{field_id(t.name)}")
             sev = severities.get(t.name)
             msg.update(f"{'✖' if sev == 'error' else '⚠'} {messages[t.name]}" if sev else "")
             msg.set_class(sev == "error", "-error")
@@ -130,13 +247,26 @@ class ParamsPane(VerticalScroll):
             field.set_class(sev == "error", "-invalid")
         self.config = config
         self.ok = "error" not in severities.values()
+        self.errors = [messages[k] for k, sev in severities.items() if sev == "error"]
         if announce:
-            self.post_message(self.Changed(dict(config), self.ok))
+            self.post_message(ParamsChanged(dict(config), self.ok, self.focused_name, self.errors))
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self, event: Input.Changed | Select.Changed) -> None:
         event.stop()
         self.validate_fields()
 
-    def on_select_changed(self, event: Select.Changed) -> None:
-        event.stop()
-        self.validate_fields()
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        widget = event.widget
+        name = getattr(widget, "tunable", None)
+        if name is not None and name.name != self.focused_name:
+            self.focused_name = name.name
+            self.post_message(
+                ParamsChanged(dict(self.config), self.ok, self.focused_name, self.errors)
+            )
+
+
+def _example(t: Tunable) -> int | str:
+    """A value the field accepts, for messages: the default, which is always in range."""
+    return t.default

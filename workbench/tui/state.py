@@ -8,15 +8,20 @@ save), and an existing session is resumed (and locked) at once.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.core.config import Config, config_key, format_config
+from workbench.core.config import Config, format_config
 from workbench.core.errors import SessionError
 from workbench.core.gpus import GPU, find_gpu
 from workbench.core.problem import Problem
 from workbench.core.records import InspectReport, TrialResult
+
+# Capturing a launch imports the kernel file and patches module state (Triton's run, torch's
+# device): the threads that do it (loading, cached reads, the occupancy chart) take turns.
+KERNEL_LOCK = threading.RLock()
 
 if TYPE_CHECKING:  # both import torch: the first paint must not
     from workbench.kernel.kernelfile import KernelFile, Tunable
@@ -41,6 +46,7 @@ class Workspace:
     config_origin: str = ""  # where the parameters came from, in words
     named_session: bool = False  # --session given: never move to a sibling file
     reports: dict[str, InspectReport] = field(default_factory=dict)  # config_key -> this run's
+    peeked: dict[str, float | None] = field(default_factory=dict)  # config_key -> cached occupancy
 
     @property
     def trials(self) -> list[TrialResult]:
@@ -65,11 +71,9 @@ class Workspace:
         self.session_path = self.session.path
         return self.session, warning
 
-    def report_for(self, config: Config) -> InspectReport | None:
-        return self.reports.get(config_key(self.kf_full(config)))
-
     def kf_full(self, config: Config) -> Config:
-        """`config` with the file's defaults filled in (a trial records what it overrode)."""
+        """`config` with the file's defaults filled in (a trial records what it overrode). Reads
+        the launch captured at load, so it needs no KERNEL_LOCK (the UI thread calls it)."""
         try:
             return self.kf.full_config(self.problem, dict(config))
         except Exception:
