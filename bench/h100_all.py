@@ -146,11 +146,19 @@ def step_trials(out: Path, budget: float) -> None:
                 RESULTS["trial_wall"] = {"wall_s": again.get("wall_s")}
 
 
+def _measure_kernel(name: str, out: Path) -> Path:
+    """A measure fixture of the tests, written out (tests/measure_kernels.py makes them)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from measure_kernels import write_measure_kernels
+
+    return write_measure_kernels(out / "measure-kernels")[name]
+
+
 def step_faults(out: Path) -> None:
     """Issue 3: an out-of-bounds kernel is a runtime_fault, an endless one a timeout, then a good trial."""
     results = {}
     for name, path, timeout in (
-        ("oob", ROOT / "tests/fixtures_measure/oob.py", 120),
+        ("oob", _measure_kernel("oob", out), 120),
         ("endless", ROOT / "bench/fixtures/endless.py", 40),
     ):
         kf = KernelFile.load(path)

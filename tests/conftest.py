@@ -1,8 +1,12 @@
-"""Shared test fixtures: paths, and a private compile cache for the tests that compile."""
+"""Shared test fixtures: paths, the measure kernels, and a private compile cache for the tests
+that compile. Fixture files live in tests/fixtures/<purpose>/: kernels/ (users' kernel files),
+export/ (files export bakes), measure/ (the copy kernel the measure fixtures are made from, see
+measure_kernels.py), kernelbench/ (KernelBench's own problem files)."""
 
 from pathlib import Path
 
 import pytest
+from measure_kernels import write_measure_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -11,6 +15,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def measure_kernels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """name -> path of each measure fixture (copy_ok, wrong_scale, unwritten, oob, abort, hang),
+    written once per session as standalone kernel files."""
+    return write_measure_kernels(tmp_path_factory.mktemp("measure-kernels"))
 
 
 @pytest.fixture(scope="session")

@@ -65,8 +65,10 @@ def test_bench_tf32_fails_the_check_and_exits_1(cache: Path) -> None:
     assert result["correctness"]["rel_error"] > 3e-4  # the fp64 error is still shown
 
 
-def test_bench_wrong_kernel_prints_and_exits_1(cache: Path) -> None:
-    kernel = str(HERE / "fixtures_measure" / "wrong_scale.py")
+def test_bench_wrong_kernel_prints_and_exits_1(
+    cache: Path, measure_kernels: dict[str, Path]
+) -> None:
+    kernel = str(measure_kernels["wrong_scale"])
     proc = bench(kernel, "--problem", TINY, cache=cache)
     assert proc.returncode == 1
     assert "WRONG_RESULT" in proc.stdout

@@ -18,7 +18,7 @@ from workbench.kernel.compile import (
 )
 from workbench.kernel.kernelfile import KernelFile
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernels"
 L1_66 = PRESETS["L1/66"]
 # The issue's example config; on sm_89 it uses all 255 registers per thread.
 ISSUE_CONFIG = {"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 8, "num_stages": 2}

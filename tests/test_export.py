@@ -23,7 +23,7 @@ from workbench.session.export import ExportPlan
 from workbench.session.export import export_kernel as export_plan
 from workbench.session.store import Session
 
-FIXTURES = Path(__file__).parent / "fixtures_export"
+FIXTURES = Path(__file__).parent / "fixtures" / "export"
 pytestmark = pytest.mark.usefixtures("bench_cache")  # kernel sources land in a private cache
 GPU = find_gpu("4090")
 TINY = parse_problem("N=2,Ci=3,Co=5,D=5,H=6,W=7,k=3,bias=1")

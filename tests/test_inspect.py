@@ -16,7 +16,7 @@ from workbench.core.problem import PRESETS
 from workbench.kernel.kernelfile import KernelFile
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernels"
 L1_66 = PRESETS["L1/66"]
 ISSUE_CONFIG = "BLOCK_M=128,BLOCK_N=64,BLOCK_K=32,num_warps=8,num_stages=2"
 ISSUE_DICT = {"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 32, "num_warps": 8, "num_stages": 2}

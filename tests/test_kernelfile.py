@@ -18,7 +18,7 @@ from workbench.core.problem import PRESETS, parse_problem
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.launch import device_redirect
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernels"
 AUTOTUNED = FIXTURES / "user_autotuned.py"
 FIXED_GRID = FIXTURES / "user_fixed_grid.py"
 L1_66 = PRESETS["L1/66"]

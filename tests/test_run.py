@@ -22,7 +22,6 @@ from workbench.runner import ncu
 from workbench.runner.local import compare, keep_warm, run_trial
 
 HERE = Path(__file__).resolve().parent
-FIX = HERE / "fixtures_measure"
 TINY = parse_problem("N=1,Ci=2,Co=8,D=4,H=4,W=5,k=3,pad=1")
 SMALL_TILES = {"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 4, "num_stages": 2}
 gpu_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -86,26 +85,28 @@ def test_tf32_fails_in_the_interpreter_as_on_a_gpu() -> None:
     assert result.correctness.emulated == ["tf32"]
 
 
-def test_wrong_kernel_is_wrong_result() -> None:
-    result = run_trial(KernelFile.load(FIX / "wrong_scale.py"), TINY, {})
+def test_wrong_kernel_is_wrong_result(measure_kernels: dict[str, Path]) -> None:
+    result = run_trial(KernelFile.load(measure_kernels["wrong_scale"]), TINY, {})
     _check_shape(result)
     assert result.status == "wrong_result"
     assert result.correctness.kernelbench_pass is False
     assert result.correctness.rel_error == pytest.approx(0.1, rel=1e-3)
 
 
-def test_never_written_outputs_are_caught_by_the_poison() -> None:
-    result = run_trial(KernelFile.load(FIX / "unwritten.py"), TINY, {"BLOCK_SIZE": 16})
+def test_never_written_outputs_are_caught_by_the_poison(measure_kernels: dict[str, Path]) -> None:
+    result = run_trial(KernelFile.load(measure_kernels["unwritten"]), TINY, {"BLOCK_SIZE": 16})
     assert result.status == "wrong_result"
     assert result.correctness.unwritten_count == 16
     assert "never written" in result.message
 
 
-def test_hanging_worker_is_ended_and_the_next_trial_runs(tmp_path, monkeypatch) -> None:
+def test_hanging_worker_is_ended_and_the_next_trial_runs(
+    tmp_path, monkeypatch, measure_kernels: dict[str, Path]
+) -> None:
     pid_file = tmp_path / "pids"
     monkeypatch.setenv("CONV3D_TEST_PID_FILE", str(pid_file))
     started = time.monotonic()
-    result = run_trial(KernelFile.load(FIX / "hang.py"), TINY, {}, timeout_s=12)
+    result = run_trial(KernelFile.load(measure_kernels["hang"]), TINY, {}, timeout_s=12)
     elapsed = time.monotonic() - started
     _check_shape(result)
     assert result.status == "timeout"
@@ -113,11 +114,11 @@ def test_hanging_worker_is_ended_and_the_next_trial_runs(tmp_path, monkeypatch) 
     worker, child = map(int, pid_file.read_text().split())
     assert not _alive(worker), "the worker outlived its time limit"
     assert not _alive(child), "the worker's child process outlived it"
-    after = run_trial(KernelFile.load(FIX / "copy_ok.py"), TINY, {})
+    after = run_trial(KernelFile.load(measure_kernels["copy_ok"]), TINY, {})
     assert after.status == "ok", after.message
 
 
-def test_cancel_ends_the_worker(tmp_path, monkeypatch) -> None:
+def test_cancel_ends_the_worker(tmp_path, monkeypatch, measure_kernels: dict[str, Path]) -> None:
     pid_file = tmp_path / "pids"
     monkeypatch.setenv("CONV3D_TEST_PID_FILE", str(pid_file))
     cancel = threading.Event()
@@ -134,7 +135,12 @@ def test_cancel_ends_the_worker(tmp_path, monkeypatch) -> None:
     threading.Thread(target=cancel_once_hanging, daemon=True).start()
 
     result = run_trial(
-        KernelFile.load(FIX / "hang.py"), TINY, {}, timeout_s=60, cancel=cancel, progress=progress
+        KernelFile.load(measure_kernels["hang"]),
+        TINY,
+        {},
+        timeout_s=60,
+        cancel=cancel,
+        progress=progress,
     )
     assert result.status == "cancelled"
     assert result.wall_s < 30
@@ -143,11 +149,11 @@ def test_cancel_ends_the_worker(tmp_path, monkeypatch) -> None:
     assert not _alive(worker) and not _alive(child)
 
 
-def test_warm_spares_run_trials_and_are_ended() -> None:
+def test_warm_spares_run_trials_and_are_ended(measure_kernels: dict[str, Path]) -> None:
     keep_warm(True)
     try:
-        crashed = run_trial(KernelFile.load(FIX / "abort.py"), TINY, {})
-        after = run_trial(KernelFile.load(FIX / "copy_ok.py"), TINY, {})
+        crashed = run_trial(KernelFile.load(measure_kernels["abort"]), TINY, {})
+        after = run_trial(KernelFile.load(measure_kernels["copy_ok"]), TINY, {})
         spares = psutil.Process().children()
         assert spares, "keep_warm started no spare worker"
     finally:
@@ -157,8 +163,8 @@ def test_warm_spares_run_trials_and_are_ended() -> None:
     assert not any(_alive(p.pid) for p in spares)
 
 
-def test_abort_is_runtime_fault() -> None:
-    result = run_trial(KernelFile.load(FIX / "abort.py"), TINY, {})
+def test_abort_is_runtime_fault(measure_kernels: dict[str, Path]) -> None:
+    result = run_trial(KernelFile.load(measure_kernels["abort"]), TINY, {})
     _check_shape(result)
     assert result.status == "runtime_fault"
     assert "SIGABRT" in result.message
@@ -188,7 +194,9 @@ def test_unknown_parameter_is_invalid_config() -> None:
 
 
 def test_compile_error_names_file_and_line() -> None:
-    result = run_trial(KernelFile.load(HERE / "fixtures" / "user_compile_error.py"), TINY, {})
+    result = run_trial(
+        KernelFile.load(HERE / "fixtures" / "kernels" / "user_compile_error.py"), TINY, {}
+    )
     _check_shape(result)
     assert result.status == "compile_error"
     assert "user_compile_error.py:" in result.message
