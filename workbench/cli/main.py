@@ -292,6 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep_args(p)
 
     p = sub.add_parser(
+        "sweep-many",
+        help="sweep many kernel files (a folder, or a file listing them), one session each",
+    )
+    p.add_argument(
+        "kernels",
+        metavar="DIR_OR_LIST",
+        help="a folder of kernel .py files, or a text file listing them",
+    )
+    _sweep_args(p)
+    p.add_argument(
+        "--sessions-dir",
+        default="sessions",
+        help="where each file's session goes: <kernel>-<problem>-<gpu>-sweep.json (default sessions)",
+    )
+
+    p = sub.add_parser(
         "calibrate", help="fit the performance model's device constants from measured sessions"
     )
     _calibrate_args(p)
@@ -359,6 +375,12 @@ def _sweep() -> Callable[[argparse.Namespace], int]:
     return sweep.sweep_command
 
 
+def _sweep_many() -> Callable[[argparse.Namespace], int]:
+    from workbench.cli import sweep_many
+
+    return sweep_many.sweep_many_command
+
+
 def _calibrate() -> Callable[[argparse.Namespace], int]:
     from workbench.cli import calibrate
 
@@ -380,6 +402,7 @@ VERBS: dict[str, Callable[[], Callable[[argparse.Namespace], int]]] = {
     "replay": _replay,
     "export": _export,
     "sweep": _sweep,
+    "sweep-many": _sweep_many,
     "calibrate": _calibrate,
     "tui": _tui,
 }
