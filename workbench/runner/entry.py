@@ -9,35 +9,9 @@ died before the watchdog started is noticed at its first look.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
-import time
 
-PARENT_PID_ENV = "CONV3D_BENCH_PARENT_PID"
-POLL_S = 0.2
-
-
-def expected_parent() -> int:
-    """The pid this worker must have as its parent: the spawner's, or (under a wrapper such as
-    ncu, which spawns the worker itself) whatever parent it has now."""
-    text = os.environ.get(PARENT_PID_ENV, "")
-    return int(text) if text.isdigit() else os.getppid()
-
-
-def watch_parent() -> None:
-    """Kill this worker's process group (it and everything it started) when its parent dies."""
-    parent = expected_parent()
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent:
-                os.killpg(os.getpgrp(), signal.SIGKILL)
-            time.sleep(POLL_S)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
+from workbench.runner.process import watch_parent  # light: no torch, no Triton
 
 if __name__ == "__main__":
     watch_parent()

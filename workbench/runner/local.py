@@ -251,10 +251,11 @@ class LocalRunner:
         done: OnResult,
         cancel: threading.Event | None,
         progress: OnProgress | None,
+        limit: float | None = None,
     ) -> None:
         """One warm worker takes the requests in turn; a death costs only the request it was on."""
         todo = list(indices)
-        limit = self.limit(requests[todo[0]].mode if todo else env_mode)
+        limit = limit if limit is not None else self.limit(requests[todo[0]].mode if todo else env_mode)
         while todo:
             if cancel is not None and cancel.is_set():
                 for i in todo:
@@ -324,8 +325,10 @@ class LocalRunner:
         cancel: threading.Event | None,
         progress: OnProgress | None,
     ) -> None:
-        """Compile for the target in a worker without the interpreter, then run in one with it."""
+        """Compile for the target in a worker without the interpreter, then run in one with it.
+        One trial's time limit covers both workers; a batch's applies to each request."""
         compiled: dict[int, TrialResult] = {}
+        started = time.monotonic()
 
         def got_compile(index: int, result: TrialResult) -> None:
             compiled[index] = result
@@ -357,7 +360,10 @@ class LocalRunner:
             result.phases_s = {**first.phases_s, **result.phases_s}
             done(index, result)
 
-        self._sequential(run_requests, ready, "interpreter", got_run, cancel, progress)
+        left = None
+        if len(indices) == 1:
+            left = max(1.0, self.limit("interpreter") - (time.monotonic() - started))
+        self._sequential(run_requests, ready, "interpreter", got_run, cancel, progress, limit=left)
 
 
 def _failed(request: TrialRequest, status: Status, message: str) -> TrialResult:

@@ -29,8 +29,6 @@ from typing import IO, Any
 
 import psutil
 
-from workbench.runner.entry import PARENT_PID_ENV
-
 PROGRESS_PREFIX = "@@conv3d-bench progress: "
 DETAIL_LINES = 30
 
@@ -271,3 +269,28 @@ def death(returncode: int | None) -> str:
         }.get(name, "died")
         return f"the worker {what}: {name}"
     return f"the worker exited with code {returncode} before reporting"
+
+
+# --- inside a worker: die with the parent ------------------------------------------------------
+PARENT_PID_ENV = "CONV3D_BENCH_PARENT_PID"
+POLL_S = 0.2
+
+
+def expected_parent() -> int:
+    """The pid this worker must have as its parent: the spawner's, or (under a wrapper such as
+    ncu, which spawns the worker itself) whatever parent it has now."""
+    text = os.environ.get(PARENT_PID_ENV, "")
+    return int(text) if text.isdigit() else os.getppid()
+
+
+def watch_parent() -> None:
+    """Kill this worker's process group (it and everything it started) when its parent dies."""
+    parent = expected_parent()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+            time.sleep(POLL_S)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
