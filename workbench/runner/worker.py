@@ -263,8 +263,14 @@ def _trial(
         return
     progress("timing the reference (cuDNN)")
     out.baseline = baseline.get(
-        run_problem, lambda: ref.model(x), out.device_fingerprint, _time_both
+        run_problem, lambda: _reference_call(ref.model, x), out.device_fingerprint, _time_both
     )
+
+
+def _reference_call(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The reference as KernelBench's baseline times it (measure_ref_program_time: no_grad)."""
+    with torch.no_grad():
+        return model(x)  # type: ignore[no-any-return]
 
 
 def _time_both(fn: Any) -> tuple[Timing, Timing]:
@@ -396,7 +402,7 @@ def run(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    from workbench.runner.entry import watch_parent
+    from workbench.runner.process import watch_parent
 
     watch_parent()
     run(sys.argv[1:])
