@@ -294,9 +294,19 @@ def _compilation_message(errors: list, kf: KernelFile, launch: Launch) -> str:
     if best is None:
         return f"{kf.path}: {launch.name} does not compile: {detail}"
     e, fn = best
-    first = getattr(fn, "def_file_line_number", None) or getattr(fn, "starting_line_number", 1)  # Triton 3.6 names it so
-    line = first + e.node.lineno - 1
+    line = _def_line(fn) + e.node.lineno - 1
     return f"{kf.path}:{line}: {detail}"
+
+
+def _def_line(fn: Any) -> int:
+    """The file line of a @triton.jit function's `def` (the AST's line 1)."""
+    line = getattr(fn, "def_file_line_number", None)
+    if line is not None:
+        return int(line)
+    # Triton 3.6 has only the first line of the source, its decorators included.
+    src = getattr(fn, "raw_src", None) or []
+    above = next((i for i, text in enumerate(src) if text.strip().startswith("def ")), 0)
+    return int(getattr(fn, "starting_line_number", 1)) + above
 
 
 def _jit_functions(launch: Launch) -> dict[str, Any]:
