@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 
 from rich.console import Console
 from rich.table import Table
@@ -72,7 +73,10 @@ def bench_command(args: argparse.Namespace) -> int:
         print_result(result, out_console())
         if recorded is not None:
             console.print(f"recorded as trial {recorded.id} in {args.session}")
-    return exit_code(result)
+    code = exit_code(result)
+    if code:  # the result went to stdout; scripts and people reading stderr get the one line
+        print(f"error: {failure_line(result)}", file=sys.stderr)
+    return code
 
 
 VERDICT_TEXT = {
@@ -86,6 +90,12 @@ def exit_code(result: TrialResult) -> int:
     if result.correct:
         return 0
     return 2 if result.status is Status.INVALID_CONFIG else 1
+
+
+def failure_line(result: TrialResult) -> str:
+    """Why a trial is not a correct one, in one line."""
+    status = result.status.value if result.status else "unknown"
+    return f"{status}: {' '.join((result.message or 'no message').split())}"
 
 
 # --- printing ---------------------------------------------------------------------------------
@@ -126,7 +136,7 @@ def print_result(r: TrialResult, console: Console) -> None:
         last = [ln for ln in r.detail.splitlines() if ln.strip()][-3:]
         console.print("[dim]worker said (last lines; --json has more):[/]")
         for line in last:
-            console.print(f"[dim]  {line}[/]", markup=False, highlight=False)
+            console.print(f"  {line}", style="dim", markup=False, highlight=False)
     console.print(f"[dim]wall time {r.wall_s or 0:.1f} s[/]")
 
 

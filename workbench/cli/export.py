@@ -13,13 +13,15 @@ from pathlib import Path
 from rich.console import Console
 
 from workbench.cli.render import err_console
-from workbench.core.config import format_config, parse_config
+from workbench.core.config import Config, format_config, parse_config
 from workbench.core.errors import ExportError
-from workbench.core.gpus import find_gpu
-from workbench.kernel.compile import compile_for_target
+from workbench.core.gpus import GPU, find_gpu
+from workbench.core.paths import BUILTIN_KERNEL
+from workbench.core.problem import Problem
+from workbench.core.records import Status
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.problemfile import ProblemFile, load_problem
-from workbench.runner.local import run_trial
+from workbench.runner.local import InspectFailed, inspect_in_worker, run_trial
 from workbench.session.export import (
     ExportPlan,
     check_output,
@@ -34,10 +36,13 @@ from workbench.session.store import Session, looks_like_session
 
 def export_command(args: argparse.Namespace) -> int:
     console = err_console()
-    plan = _plan(args, console)
     out = Path(args.output)
+    if args.output != "-":  # before any work is spent on it
+        check_output(out, args.force, _given_kernel(args.source))
+    notes: list[str] = []  # said once the file is written: a refusal stays one line
+    plan = _plan(args, notes)
     if args.output != "-":
-        check_output(out, args.force, Path(plan.kf.path))  # before any work is spent on it
+        check_output(out, args.force, Path(plan.kf.path))
     if not args.no_verify:  # the check runs the problem file's Model: refuse a changed one now
         ProblemFile.for_problem(plan.problem)
     text = export_kernel(plan)
@@ -45,17 +50,21 @@ def export_command(args: argparse.Namespace) -> int:
         reopened_config(text, out, plan.problem, plan.config)
     if args.output == "-":
         print(text, end="")
+        for note in notes:
+            console.print(f"note: {note}", soft_wrap=True)
         return 0
     write_export(text, out, args.force, Path(plan.kf.path))
     where = f"trial {plan.trial.id}" if plan.trial else "the given config"
     what = f"{len(plan.autotune)} autotune configs" if plan.autotune else format_config(plan.config)
     console.print(f"wrote {out}: {plan.kf.name} with {what} ({where}; {plan.gpu.name})")
+    for note in notes:
+        console.print(f"note: {note}", soft_wrap=True)
     if args.no_verify:
         return 0
     return _verify(out, plan, args.timeout, console)
 
 
-def _plan(args: argparse.Namespace, console: Console) -> ExportPlan:
+def _plan(args: argparse.Namespace, notes: list[str]) -> ExportPlan:
     source = args.source
     if source and looks_like_session(Path(source)):
         if args.config:
@@ -65,10 +74,10 @@ def _plan(args: argparse.Namespace, console: Console) -> ExportPlan:
         session = Session.load(source, readonly=True)
         for flag, given in (("--problem", args.problem), ("--gpu", args.gpu)):
             if given:
-                console.print(f"note: {flag} {given} ignored: the session's is used")
+                notes.append(f"{flag} {given} ignored: the session's is used")
         plan = plan_from_session(session, args.trial, args.force, args.autotune)
         if session.warning:
-            console.print(f"note: {session.warning}")
+            notes.append(session.warning)
         return plan
     if args.trial is not None:
         raise ExportError("--trial needs a session file as the source")
@@ -78,12 +87,29 @@ def _plan(args: argparse.Namespace, console: Console) -> ExportPlan:
         )
     kf = KernelFile.load(source)
     problem, gpu = load_problem(args.problem), find_gpu(args.gpu)
-    plan = plan_from_kernel(kf, problem, gpu, parse_config(args.config))
-    if not args.force:
-        compile_for_target(
-            kf, problem, plan.config, gpu
-        )  # never tried: at least it must fit the target
-    return plan
+    config = parse_config(args.config)
+    _compile_in_worker(kf, problem, config, gpu, args.timeout, args.force)
+    return plan_from_kernel(kf, problem, gpu, config)
+
+
+def _given_kernel(source: str | None) -> Path | None:
+    """The kernel file named on the command line (None: a session, whose kernel comes later)."""
+    if source is None:
+        return BUILTIN_KERNEL
+    return None if looks_like_session(Path(source)) else Path(source)
+
+
+def _compile_in_worker(
+    kf: KernelFile, problem: Problem, config: Config, gpu: GPU, timeout: float | None, force: bool
+) -> None:
+    """The user's wrapper runs first in a worker under the time limit (a host loop that never
+    ends is ended there, not here); a config never tried must at least fit the target, unless
+    --force."""
+    try:
+        inspect_in_worker(kf, problem, config, gpu, timeout_s=timeout)
+    except InspectFailed as err:
+        if not (force and err.status in (Status.COMPILE_ERROR, Status.OUT_OF_RESOURCES)):
+            raise
 
 
 def _verify(out: Path, plan: ExportPlan, timeout: float | None, console: Console) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.gpus import GPUS
@@ -168,9 +169,7 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="parallel compile workers (default: this machine's cores)",
     )
-    p.add_argument(
-        "--timeout", type=float, default=None, help="seconds per trial before its worker is ended"
-    )
+    _timeout_arg(p, "trial")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 
@@ -324,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        check_plain_values(args)
         return VERBS[args.verb]()(args)
     except WorkbenchError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -331,6 +331,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def check_plain_values(args: argparse.Namespace) -> None:
+    """The values a verb reads without torch (--gpu, a problem spec, --config), checked before
+    the verb imports torch and Triton (seconds): a typo there is an error at once. A problem
+    file, a session or `--gpu local` is left to the verb."""
+    if args.verb not in ("inspect", "bench", "sweep", "sweep-many"):
+        return
+    from workbench.core.config import parse_config
+    from workbench.core.gpus import find_gpu
+    from workbench.core.problem import parse_problem
+
+    if (args.gpu or "").strip().lower() != "local":
+        find_gpu(args.gpu)
+    problem = (args.problem or "").strip()
+    if problem and not problem.endswith(".py") and not Path(problem).is_dir():
+        parse_problem(problem)
+    parse_config(getattr(args, "config", ""))
 
 
 def _limits() -> Callable[[argparse.Namespace], int]:

@@ -97,13 +97,23 @@ class KernelFile:
     def load(cls, path: str | Path | None = None) -> KernelFile:
         """Read and check a kernel file (None: the built-in kernel)."""
         path = Path(path) if path is not None else BUILTIN_KERNEL
+        if path.is_dir():
+            raise KernelFileError(
+                f"{path} is a directory: give the path of a kernel .py file in it"
+            )
         if not path.is_file():
             what = "the built-in kernel" if path == BUILTIN_KERNEL else "kernel file"
             raise KernelFileError(f"{what} {path} does not exist: give the path of a .py file")
         try:
             source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise KernelFileError(f"cannot read kernel file {path}: {err}") from None
+        except UnicodeDecodeError:
+            raise KernelFileError(
+                f"kernel file {path} is not UTF-8 text: give a Python source file"
+            ) from None
+        except OSError as err:
+            raise KernelFileError(
+                f"cannot read kernel file {path}: {err.strerror or err}"
+            ) from None
         _check_source(source, path)
         return cls(path, source)
 
@@ -276,6 +286,11 @@ class KernelFile:
                 model(x)
         except WorkbenchError:
             raise
+        except AssertionError as err:  # the user's own check, e.g. `assert groups == 1, "..."`
+            said = _one_line(err).removeprefix("AssertionError: ")
+            if said == "AssertionError":
+                said = "an assert in the kernel file failed (it has no message)"
+            raise KernelFileError(f"{self._where(err)}: assertion failed: {said}") from err
         except NotImplementedError as err:
             raise KernelFileError(
                 f"{self._where(err)}: the wrapper needs tensor data ({_one_line(err)}); a launch"

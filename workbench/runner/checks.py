@@ -47,7 +47,9 @@ def classify(err: BaseException, kernel_path: str | None = None) -> TrialFailure
     if isinstance(err, errors.ConfigError):
         return TrialFailure(Status.INVALID_CONFIG, str(err), detail)
     if isinstance(err, errors.OutOfResources) or name == "OutOfResources":
-        return TrialFailure(Status.OUT_OF_RESOURCES, f"out of resources: {_first(err)}", detail)
+        said = _first(err)
+        said = said if said.startswith("out of resources") else f"out of resources: {said}"
+        return TrialFailure(Status.OUT_OF_RESOURCES, said, detail)
     if isinstance(err, errors.CompileError | errors.KernelFileError | errors.ProblemError):
         return TrialFailure(Status.COMPILE_ERROR, str(err), detail)
     if name in ("CompilationError", "CompileTimeAssertionFailure", "UnsupportedLanguageConstruct"):

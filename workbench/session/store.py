@@ -141,7 +141,10 @@ class WriterLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as err:
-                raise SessionError(f"cannot open {display} for writing: {err.strerror}") from None
+                raise SessionError(
+                    f"cannot open {display} for writing: {err.strerror}; choose a folder you can"
+                    " write to"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as err:
@@ -235,7 +238,7 @@ class Session:
         lock = None
         if not readonly:
             if not path.exists():
-                raise SessionError(f"{path} does not exist")
+                raise SessionError(f"{path} does not exist: give the path of a session .json")
             lock = WriterLock(path)
             lock.acquire(str(path))
         try:
@@ -498,11 +501,11 @@ def read_session_file(path: Path) -> tuple[dict[str, Any], list[TrialResult]]:
         return SessionError(f"{path} is not a conv3d-bench session ({why}); it was left untouched")
 
     if path.is_dir():
-        raise SessionError(f"{path} is a directory, not a session file")
+        raise SessionError(f"{path} is a directory, not a session file: give a session .json")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SessionError(f"{path} does not exist") from None
+        raise SessionError(f"{path} does not exist: give the path of a session .json") from None
     except OSError as err:
         raise SessionError(f"cannot read {path}: {err.strerror}") from None
     try:
