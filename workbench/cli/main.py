@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate", help="fit the performance model's device constants from measured sessions"
     )
     _calibrate_args(p)
+    for summary in sub._choices_actions:  # each verb's own --help opens with what it does
+        verb = sub.choices[summary.dest]
+        verb.description = verb.description or summary.help
     return parser
 
 
