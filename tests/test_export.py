@@ -297,3 +297,14 @@ def test_bake_config_on_a_one_line_launch_and_bad_launches():
     expr = src.replace("BLOCK=16", "BLOCK=2 * 8")
     with pytest.raises(WorkbenchError, match="an expression export cannot rewrite"):
         bake_config(expr, {"BLOCK": 64})
+
+
+def test_config_block_constants_bake_where_the_launch_reads_a_dict(tmp_path):
+    """conv3d_fast3 gathers its launch keywords in a dict: export rewrites its config block."""
+    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast3.py")
+    problem = parse_problem("L1/66")
+    config = kf.full_config(problem, {"BLOCK_K": 16, "num_stages": 2, "num_warps": 8})
+    text = export_kernel(kf, config, problem, GPU)
+    for line in ("BLOCK_K = 16", "NUM_STAGES = 2", "NUM_WARPS = 8"):
+        assert f"\n{line}\n" in text
+    assert KernelFile.from_source(text, tmp_path / "f3.py").default_config(problem) == config

@@ -199,6 +199,13 @@ def bake_config(source: str, config: Config, path: str = "kernel") -> str:
                     f"{path}:{kw.lineno}: the launch passes {key}={src.segment(kw.value)}, an"
                     f" expression export cannot rewrite; make it a literal or a module constant"
                 )
+        block = key.upper()
+        if not found and block in constants and block not in done_constants:
+            # The config block: a module constant of the key's name in capitals, which the
+            # launch reads however it likes (conv3d_fast3 gathers its keywords in a dict).
+            done_constants.add(block)
+            edits.append(Edit(*src.span(constants[block]), literal(value)))
+            found = True
         if not found and key in LAUNCH_KEYS and launches:
             for launch in launches:
                 edits.append(_add_keyword(src, launch, key, value))
