@@ -58,6 +58,7 @@ def gpu_runner(cluster: Any) -> Iterator[RayRunner]:
     """One runner on the 4 logical GPUs for the tests below: its actors live across sweeps, as
     they do across the files of `sweep-many` (each actor costs a process and a torch import)."""
     runner = RayRunner(compile_batch=2)
+    assert len(runner.actors(GPUS)) == GPUS  # all four up front, so trials can spread at once
     yield runner
     runner.close()
 
@@ -149,6 +150,7 @@ def test_sweep_survives_sigkill_of_a_task_worker_and_of_an_actor(
     gpu_runner: RayRunner, tmp_path: Path
 ) -> None:
     killed: list[str] = []
+    pids: list[int] = []
     orphans: list[psutil.Process] = []
     stop = threading.Event()
 
@@ -162,6 +164,7 @@ def test_sweep_survives_sigkill_of_a_task_worker_and_of_an_actor(
                         orphans.extend(proc.children(recursive=True))
                         proc.kill()
                         killed.append(title)
+                        pids.append(proc.pid)
                         break
                     except psutil.NoSuchProcess:
                         continue
@@ -178,7 +181,9 @@ def test_sweep_survives_sigkill_of_a_task_worker_and_of_an_actor(
     # Every config once per stage; the lost ones ran again (on another actor) and succeeded.
     assert len(facts(trials, "compile")) == 4 and len(facts(trials, "interpreter")) == 2
     assert all(t.status is Status.OK for t in trials), [t.message for t in trials]
-    assert {t.mode for t in trials if t.extra.get("ray_attempt") == 2} == {"compile", "interpreter"}
+    retried = [t for t in trials if t.extra.get("ray_attempt") == 2]
+    assert {t.mode for t in retried} == {"compile", "interpreter"}
+    assert not {t.extra["ray_pid"] for t in retried} & set(pids)  # elsewhere: another worker, actor
     assert result.winner is not None and result.winner.correct
     with Session.open(
         tmp_path / "killed.json", KernelFile.load(None), parse_problem(TINY), find_gpu("4090")

@@ -92,3 +92,15 @@ def test_sweep_many_usage_errors_are_one_line(
     assert main(["sweep-many", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert says.replace("@LIST", str(listing)) in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("verb", ["sweep", "sweep-many"])
+def test_backend_ray_without_ray_says_how_to_install_it(
+    verb: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    target = ["kernels"] if verb == "sweep-many" else []
+    assert main([verb, *target, "--problem", TINY, "--mode", "compile", "--backend", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install -e '.[ray]'" in err and "\n" not in err, err

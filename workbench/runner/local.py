@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.core.config import Config, changed_keys, validate
 from workbench.core.errors import ConfigError, UsageError, WorkbenchError
@@ -48,8 +48,6 @@ from workbench.core.records import (
     TrialRequest,
     TrialResult,
 )
-from workbench.kernel.kernelfile import KernelFile
-from workbench.kernel.problemfile import ProblemFile
 from workbench.runner import device, ncu
 from workbench.runner.base import OnProgress, OnResult
 from workbench.runner.process import (
@@ -60,6 +58,9 @@ from workbench.runner.process import (
     spawn,
     supervise,
 )
+
+if TYPE_CHECKING:  # imported where used: they import torch, which a runner's own process
+    from workbench.kernel.kernelfile import KernelFile  # (a Ray worker, an actor) need not load
 
 # Seconds per request before its worker is ended. Interpreter: the built-in kernel on reduced
 # L1/66 takes ~3 s here (~5 s with an uncached compile); 90 s allows for big tiles and a loaded
@@ -393,6 +394,8 @@ def resolve_mode(mode: str) -> str:
 def make_request(
     kf: KernelFile, problem: Problem, config: Config, gpu: GPU, mode: str, **extra: Any
 ) -> TrialRequest:
+    from workbench.kernel.problemfile import ProblemFile
+
     pf = ProblemFile.for_problem(problem)
     return TrialRequest(
         phase=extra.pop("phase", "trial"),
@@ -430,6 +433,8 @@ def run_trial(
     Never raises for a failing kernel: the failure is the result's `status` and `message`.
     """
     started = time.monotonic()
+    from workbench.kernel.kernelfile import KernelFile
+
     kf = kf if isinstance(kf, KernelFile) else KernelFile.load(kf)
     gpu = gpu if isinstance(gpu, GPU) else find_gpu(gpu)
     mode = resolve_mode(mode)

@@ -55,8 +55,10 @@ from workbench.runner.local import LocalRunner, close_spares, complete, keep_war
 INSTALL_HINT = "pip install -e '.[ray]'"
 OBJECT_STORE_BYTES = 100 * 2**20  # results are small; Ray's default is 30% of RAM
 ACTOR_START_S = 120.0  # an actor that cannot start (no free GPU) waits silently: bound it
-BATCHES_PER_CPU = 2  # compile batches per CPU: balance against one worker start per batch
-MAX_COMPILE_BATCH = 50
+# Configs per CPU task: each batch starts a worker process (2-5 s of imports), so a few configs
+# at least; two batches per CPU balance compile times that vary (1-60 s a config, cold).
+BATCHES_PER_CPU = 2
+MIN_COMPILE_BATCH, MAX_COMPILE_BATCH = 4, 50
 FORWARDED_ENV = ("CONV3D_BENCH_", "TRITON_")  # the driver's settings every task should see
 CPU_TASK = "cpu-task"
 
@@ -416,6 +418,7 @@ class _Dispatch:
             else:
                 self._queue(i).append(i)
         self.cpu_size = self._cpu_batch_size(len(self.cpu_queue))
+        self.cpu_queue = _interleaved(self.cpu_queue, self.cpu_size)
         try:
             while self.cpu_queue or self.gpu_queue or self.flying:
                 if self.cancel is not None and self.cancel.is_set():
@@ -468,8 +471,12 @@ class _Dispatch:
     def _cpu_batch_size(self, n: int) -> int:
         if self.runner.compile_batch:
             return self.runner.compile_batch
-        per = math.ceil(n / (BATCHES_PER_CPU * self.runner.compile_slots)) if n else 1
-        return max(1, min(MAX_COMPILE_BATCH, per))
+        slots = self.runner.compile_slots
+        per = math.ceil(n / (BATCHES_PER_CPU * slots))
+        # ... but never fewer batches than CPUs for the sake of the minimum
+        return max(
+            1, min(MAX_COMPILE_BATCH, max(per, min(MIN_COMPILE_BATCH, math.ceil(n / slots))))
+        )
 
     def _dispatch(self) -> None:
         cpu_flying = sum(1 for b in self.flying.values() if b.actor is None)
@@ -583,6 +590,14 @@ class _Dispatch:
 
 
 NO_GPU = "the Ray cluster has no GPU: --mode gpu needs one (or use --mode interpreter)"
+
+
+def _interleaved(q: deque[int], size: int) -> deque[int]:
+    """The queue reordered so each batch of `size` is a strided sample of it: a space comes
+    sorted (small tiles first), and consecutive slices would give one CPU all the slow compiles."""
+    items = list(q)
+    groups = max(1, math.ceil(len(items) / size))
+    return deque(i for k in range(groups) for i in items[k::groups])
 
 
 def _why(err: BaseException) -> str:
