@@ -25,6 +25,7 @@ L1 = [pid for pid in PRESETS if pid.startswith("L1/")]
 CASES = [("conv3d_igemm", pid) for pid in PRESETS] + [
     (name, pid) for name in ("conv3d_fast", "conv3d_fast2") for pid in L1
 ]
+SPILLING = {"BLOCK_M": 256}  # the old default: spilled 72 B on L1/66 with Triton 3.9
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,13 @@ def compiled(bench_cache: Path) -> dict[tuple[str, str], TrialResult]:
         make_request(files[name], PRESETS[pid], {}, gpu, "compile", phase="inspect")
         for name, pid in CASES
     ]
-    results = LocalRunner(compile_workers=2).run(requests)
-    return dict(zip(CASES, results))
+    requests.append(
+        make_request(
+            files["conv3d_igemm"], PRESETS["L1/66"], SPILLING, gpu, "compile", phase="inspect"
+        )
+    )
+    *results, spilling = LocalRunner(compile_workers=2).run(requests)
+    return {**dict(zip(CASES, results)), ("spilling", "L1/66"): spilling}
 
 
 @pytest.mark.parametrize("name, pid", CASES, ids=[f"{n}-{p}" for n, p in CASES])
@@ -53,3 +59,15 @@ def test_default_config_does_not_spill_on_the_4090(
         f" on {pid} (sm_89, Triton {res.triton_version})"
     )
     assert not [r for r in result.inspect.rules if r.key == "registers"]  # no spill warning
+
+
+def test_a_spill_is_a_warning_with_its_bytes(compiled: dict[tuple[str, str], TrialResult]) -> None:
+    """What the defaults are held to is visible: a config that spills says so, and how much."""
+    result = compiled[("spilling", "L1/66")]
+    assert result.status is Status.OK and result.inspect is not None
+    res = result.inspect.resources
+    if res.spill_bytes == 0:
+        pytest.skip(f"BLOCK_M=256 does not spill with Triton {res.triton_version}")
+    (rule,) = [r for r in result.inspect.rules if r.key == "registers"]
+    assert rule.severity == "warning"
+    assert f"spills {res.spill_bytes} B per thread" in rule.message and "sm_89" in rule.message
