@@ -4,10 +4,11 @@ config, problem, problem file, GPU, kernel file, session, output path or time li
 For every case: exit status 2 (a usage error, nothing run or written) or 1 (a trial that ran and
 failed), exactly one line on stderr that says what went wrong, no traceback on either stream,
 and every file it was given unchanged (sha256 before and after) with nothing new beside them.
-Each case gets its own folder of bad files. A case that starts a worker, or fails before torch is
-imported, is its own `conv3d-bench` process; the cases that import torch but start no worker run
-one after another through the CLI's entry point `main(argv)` in one process (torch imported once:
-seconds saved per case). Signals are in test_process_hygiene.py.
+Each case gets its own folder of bad files. A case that fails before torch is imported (and the
+two long compiles) is its own `conv3d-bench` process; the cases that import torch run one after
+another through the CLI's entry point `main(argv)` in one process (torch imported once: seconds
+saved per case; the workers they start are processes of their own). Signals are in
+test_process_hygiene.py.
 """
 
 from __future__ import annotations
@@ -48,18 +49,18 @@ class Case:
     argv: tuple[str, ...]  # {w}: the case's folder of bad files; {name}: a measure kernel
     code: int  # 2: usage error; 1: a trial ran and failed
     says: str  # what the one line must say (case-insensitive)
-    grouped: bool  # it starts no worker: run with the others in one process (see run_grouped)
+    grouped: bool  # it imports torch: run with the others in one process (see run_grouped)
 
 
 def case(id: str, code: int, says: str, *argv: str) -> Case:
     """A case run as its own `conv3d-bench` process (it fails before torch is imported, or it
-    starts a worker)."""
+    is a long compile that runs beside the grouped cases)."""
     return Case(id, argv, code, says, grouped=False)
 
 
 def grouped(id: str, code: int, says: str, *argv: str) -> Case:
-    """A case that imports torch but starts no worker: run by `main(argv)` in one process with
-    the other grouped cases, so the import is paid once."""
+    """A case that imports torch: run by `main(argv)` in one process with the other grouped
+    cases, so the import is paid once (the workers it starts are processes of their own)."""
     return Case(id, argv, code, says, grouped=True)
 
 
@@ -68,7 +69,7 @@ CASES = [
     case("config-key-twice", 2, "given twice", "inspect", "-c", "BLOCK_M=64,BLOCK_M=128"),
     case("config-no-value", 2, "cannot read 'BLOCK_M'", "bench", "-c", "BLOCK_M"),
     case("config-not-a-number", 2, "whole number", "inspect", "-c", "BLOCK_M=abc"),
-    case("config-unknown-key", 2, "unknown parameter FOO", "inspect", "-p", TINY, "-c", "FOO=3"),
+    grouped("config-unknown-key", 2, "unknown parameter FOO", "inspect", "-p", TINY, "-c", "FOO=3"),
     grouped("config-not-pow2", 2, "power of two", "inspect", "-p", TINY, "-c", "BLOCK_M=48"),
     grouped("config-bad-warps-bench", 2, "invalid_config: num_warps=3", "bench", "-p", TINY, "-c", "num_warps=3"),
     case("config-over-shared-memory", 2, "shared memory", "inspect", "-p", TINY, "-c", SHARED_HOG),
@@ -99,12 +100,12 @@ CASES = [
     grouped("kernel-syntax-error", 2, "syntax error", "inspect", "{w}/syntax.py"),
     grouped("kernel-no-jit", 2, "no @triton.jit", "bench", "{w}/no_jit.py"),
     grouped("kernel-not-utf8", 2, "not UTF-8", "inspect", "{w}/latin1.py"),
-    case("kernel-does-not-compile", 2, "user_compile_error.py:15", "inspect", str(COMPILE_ERROR), "-p", TINY),
-    case("kernel-user-assert-inspect", 2, "copy_ok supports groups=1 only", "inspect", "{user_assert}", "-p", GROUPS2),
-    case("kernel-user-assert-bench", 1, "copy_ok supports groups=1 only", "bench", "{user_assert}", "-p", GROUPS2),
-    case("kernel-host-hang-inspect", 2, "no result within 3 s", "inspect", "{host_hang}", "-p", TINY, "--timeout", "3"),
-    case("kernel-host-hang-export", 2, "no result within 3 s", "export", "{host_hang}", "-p", TINY, "--timeout", "3", "-o", "{w}/out.py"),
-    case("kernel-faults", 1, "runtime_fault", "bench", "{oob}", "-p", TINY),
+    grouped("kernel-does-not-compile", 2, "user_compile_error.py:15", "inspect", str(COMPILE_ERROR), "-p", TINY),
+    grouped("kernel-user-assert-inspect", 2, "copy_ok supports groups=1 only", "inspect", "{user_assert}", "-p", GROUPS2),
+    grouped("kernel-user-assert-bench", 1, "copy_ok supports groups=1 only", "bench", "{user_assert}", "-p", GROUPS2),
+    grouped("kernel-host-hang-inspect", 2, "no result within 3 s", "inspect", "{host_hang}", "-p", TINY, "--timeout", "3"),
+    grouped("kernel-host-hang-export", 2, "no result within 3 s", "export", "{host_hang}", "-p", TINY, "--timeout", "3", "-o", "{w}/out.py"),
+    grouped("kernel-faults", 1, "runtime_fault", "bench", "{oob}", "-p", TINY),
     # --- sessions ---
     grouped("session-corrupt-replay", 2, "not a conv3d-bench session", "replay", "{w}/corrupt.json"),
     grouped("session-corrupt-bench", 2, "not a conv3d-bench session", "bench", "-p", TINY, "--session", "{w}/corrupt.json"),
@@ -227,6 +228,7 @@ def run_case(
 
 # Runs the grouped cases one after another through the CLI's own entry point, main(argv), each
 # with its own stdout and stderr, in one process (torch imported once); argparse's exit is a code.
+# A worker a case starts is its own process, ended with the case (time limit, crash).
 GROUP_DRIVER = r"""
 import contextlib, io, json, sys, time
 from workbench.cli.main import main
