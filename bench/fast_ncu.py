@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from workbench.problem import parse_problem  # noqa: E402
+from workbench.core.problem import parse_problem  # noqa: E402
 
 problem = parse_problem(sys.argv[1])
 stem = sys.argv[3] if len(sys.argv) > 3 else "conv3d_fast"

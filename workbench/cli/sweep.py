@@ -65,6 +65,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     for flag, value in (("--budget", args.budget), ("--top", args.top)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} {value} must be 1 or more")
+    if args.max_spill < 0:
+        raise UsageError(f"--max-spill {args.max_spill} must be 0 or more bytes per thread")
     if args.strategy == "random" and args.budget is None:
         raise UsageError("--strategy random needs --budget N (how many configs to measure)")
     if args.time_budget is not None and not args.time_budget > 0:
