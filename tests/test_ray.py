@@ -191,3 +191,36 @@ def test_sweep_survives_sigkill_of_a_task_worker_and_of_an_actor(
         assert s.sweeps[-1]["state"] == "done"
     _, alive = psutil.wait_procs(orphans, timeout=10)  # the killed workers' trial workers ended too
     assert not alive, alive
+
+
+def test_cancel_ends_the_running_trials_and_their_workers(gpu_runner: RayRunner) -> None:
+    kf, problem, gpu = KernelFile.load(None), parse_problem(TINY), find_gpu("4090")
+    configs = [kf.full_config(problem, c) for c in build_space(kf, problem, SMALL).configs()]
+    requests = [make_request(kf, problem, c, gpu, "interpreter") for c in configs]
+    cancel = threading.Event()
+    workers: list[psutil.Process] = []
+    cancelled_at: list[float] = []
+
+    def canceller() -> None:  # cancel once a GPU actor is running a trial in its worker
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            proc = busy_ray_worker("Measurer.run")
+            children = proc.children(recursive=True) if proc is not None else []
+            if children:
+                workers.extend(children)
+                break
+            time.sleep(0.05)
+        cancelled_at.append(time.monotonic())
+        cancel.set()
+
+    thread = threading.Thread(target=canceller, daemon=True)
+    thread.start()
+    results = gpu_runner.run(requests, cancel=cancel)
+    returned = time.monotonic()
+    thread.join(timeout=10)
+    assert cancelled_at and returned - cancelled_at[0] < 30  # at once, not after the trials
+    assert workers, "no trial worker was seen running"
+    statuses = [r.status for r in results]
+    assert Status.CANCELLED in statuses and set(statuses) <= {Status.CANCELLED, Status.OK}
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, alive  # the running trials' workers ended with the cancel
