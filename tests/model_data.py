@@ -23,6 +23,8 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "issue_efficiency": 0.9,
     "warp_cpi": 9.5,
     "load_latency": 900.0,
+    "local_bytes_per_clk": 20.0,
+    "overlap": 3.0,
     "launch_us": 6.0,
     "host_us": 45.0,
 }
@@ -84,7 +86,8 @@ def hgmma(bm: int, bn: int, bk: int, warps: int, products: int = 1) -> dict[str,
 
 def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
     """Configs that each make another constant matter: memory, L2, tensor cores, issue,
-    one warp's issue, load latency, launch; both timings give the host's share."""
+    one warp's issue, load latency, spills, launch; both timings give the host's share; the
+    mixtures, where several terms come close, give the overlap."""
     big = parse_problem("L1/59")
     conv = parse_problem("L1/66")
     small = parse_problem("N=1,Ci=3,Co=16,D=4,H=4,W=4,k=1")
@@ -196,6 +199,31 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                 1,
                 255,
                 counts(30, mma_shapes=hgmma(256, 64, 16, 8), global_load_widths={4: 4}),
+            ),
+        )
+    )
+    # Spills: a loop of many local loads and stores (a 255-register compile that spilled).
+    out.append(
+        (
+            "local",
+            conv,
+            report(
+                conv,
+                gpu,
+                256,
+                64,
+                16,
+                4,
+                2,
+                255,
+                counts(
+                    900,
+                    mma_shapes=hgmma(256, 64, 16, 4, 3),
+                    async_copy_widths={4: 40},
+                    local_loads=300,
+                    local_stores=200,
+                ),
+                precision="tf32x3",
             ),
         )
     )

@@ -14,7 +14,7 @@ from model_data import DEVICE, TRUE, regimes, session_file, trial
 
 from workbench.analysis.calibrate import calibrate, fit_constants, measurement
 from workbench.analysis.model import CONSTANTS, DEFAULTS, load_calibration, predict
-from workbench.core.errors import CalibrationError
+from workbench.core.errors import CalibrationError, WorkbenchError
 from workbench.core.gpus import find_gpu
 from workbench.session.measurements import load_measurements
 
@@ -39,7 +39,10 @@ def test_fit_recovers_the_constants_the_timings_were_made_with():
 
 
 def test_an_odd_trial_does_not_drag_the_fit():
-    odd = _measurements(factor={4: 2.0})  # one trial measured twice as slow as the rest say
+    # One of the mixtures measured twice as slow as the rest say (not a regime's own trial:
+    # each is the lone witness of its constant, and no fit can tell a lone witness from an odd one).
+    odd = _measurements(factor={12: 2.0})
+    assert odd[12].label.startswith("mixed")
     fit = fit_constants(odd)
     for name, value in TRUE.items():
         assert fit.constants[name] == pytest.approx(value, rel=0.05), name
@@ -143,3 +146,23 @@ def test_a_shipped_session_without_instruction_mix_is_compiled_here(bench_cache)
     assert any("compiled offline" in line for line in loaded.compiled)
     bare = load_measurements([ROOT / "sessions" / "l1-66-h100-fast2.json"], recompile=False)
     assert all(m.features.loop_instructions is None for m in bare.measurements)
+
+
+def test_a_gzipped_session_is_read_as_it_is(tmp_path):
+    """docs/measurements/ keeps the device's sessions gzipped: they are read without unpacking
+    them, labelled by their own path; a damaged one is one line."""
+    import gzip
+
+    plain = _sessions(tmp_path)[0]
+    packed = tmp_path / "packed.session.json.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    a = load_measurements([plain], recompile=False)
+    b = load_measurements([packed], recompile=False)
+    assert len(a.measurements) == len(b.measurements) > 0
+    assert all(m.label.startswith(f"{packed} #") for m in b.measurements)
+    assert [m.kernel_ms for m in a.measurements] == [m.kernel_ms for m in b.measurements]
+    assert b.sources == [str(packed)]
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(WorkbenchError, match="not a readable gzipped session"):
+        load_measurements([broken], recompile=False)

@@ -55,33 +55,65 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     assert rep.occupancy.blocks_per_sm == 1 and rep.grid_blocks == 6619
     clock = 1980e6
     # By hand, at the defaults: the busiest SM runs ceil(6619 / 132) = 51 blocks, one at a time;
-    # 20 iterations (K 315 padded to 320, BLOCK_K 16) of max(tensor, issue, one warp's path).
+    # 20 iterations (K 315 padded to 320, BLOCK_K 16) of the tensor cores, the schedulers' issue
+    # and one warp's path (its 1000 instructions and its block's MMAs; its loads were issued 2
+    # iterations ahead, so no latency is left), overlapped with exponent 4.
     tensor = 2 * 256 * 64 * 16 * 3 / (494.7e12 / (132 * clock)) / 0.8
     issue = 1000 * (8 / 4) / 0.8
-    own = 1000 * 8.0  # warp_cpi 8: one warp's path; its loads were issued 2 iterations ahead
-    assert own > max(tensor, issue)
+    path = tensor + 1000 * 8.0  # warp_cpi 8
+    assert path > max(tensor, issue)
+    iteration = (tensor**4 + issue**4 + path**4) ** 0.25
     rest = 3000 * 2 / 0.8 + 600  # prologue/epilogue at the schedulers' rate, one load latency
-    sm_ms = 51 * (20 * own + rest) / clock * 1e3
-    kernel_ms = sm_ms + 4e-3
+    sm_ms = 51 * (20 * iteration + rest) / clock * 1e3
+    dram_ms = L1_66.min_bytes / (3350e9 * 0.85) * 1e3
+    l2_bytes = 20 * 4 * 32 * 8 * 20 * 6619  # 20 copies x 4 B x 256 threads x 20 iterations
+    l2_ms = l2_bytes / (32 * 132 * clock) * 1e3
+    kernel_ms = (sm_ms**4 + dram_ms**4 + l2_ms**4) ** 0.25 + 4e-3
     p = predict(rep, L1_66, H100, DEFAULT_CALIBRATION)
     assert p.ms == pytest.approx(kernel_ms + 30e-3, rel=1e-9)
     assert predict(rep, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms == (
         pytest.approx(kernel_ms, rel=1e-9)
     )
     assert p.bound == "latency"
-    assert p.terms["issue_latency"] == pytest.approx(51 * 20 * own / clock * 1e3, rel=1e-5)
+    assert p.terms["issue_latency"] == pytest.approx(51 * 20 * path / clock * 1e3, rel=1e-5)
     assert p.terms["compute"] == pytest.approx(51 * 20 * tensor / clock * 1e3, rel=1e-5)
-    assert p.terms["dram"] == pytest.approx(L1_66.min_bytes / (3350e9 * 0.85) * 1e3, rel=1e-5)
-    l2_bytes = 20 * 4 * 32 * 8 * 20 * 6619  # 20 copies x 4 B x 256 threads x 20 iterations
-    assert p.terms["l2"] == pytest.approx(l2_bytes / (32 * 132 * clock) * 1e3, rel=1e-5)
+    assert p.terms["dram"] == pytest.approx(dram_ms, rel=1e-5)
+    assert p.terms["l2"] == pytest.approx(l2_ms, rel=1e-5)
+    assert p.terms["local"] == 0.0  # no spills
     assert (p.low_ms, p.high_ms) == (pytest.approx(p.ms / 2), pytest.approx(p.ms * 2))
+
+
+def test_spills_cost_local_memory_traffic_worked_out_by_hand():
+    """The same loop with 60 of its 1000 instructions local loads and stores (a spilling
+    compile): 60 x 4 B x 256 threads per iteration over local_bytes_per_clk, a pipe of its own."""
+    loop = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20},
+                  local_loads=40, local_stores=20)  # fmt: skip
+    rep = report(L1_66, H100, 256, 64, 16, 8, 3, 255, loop, rest=3000, precision="tf32x3")
+    f = features(rep, L1_66, H100)
+    assert f.loop_local == 60
+    clock = 1980e6
+    local = 60 * 4 * 256 / 32.0  # clocks per iteration at the default 32 B per clock per SM
+    quiet = evaluate(f, {"local_bytes_per_clk": 1e9})
+    slow = evaluate(f, {"local_bytes_per_clk": 1.0})  # 32x the default's clocks
+    assert quiet.terms["local"] == pytest.approx(0.0, abs=1e-6)
+    assert evaluate(f).terms["local"] == pytest.approx(51 * 20 * local / clock * 1e3, rel=1e-5)
+    assert slow.terms["local"] == pytest.approx(32 * evaluate(f).terms["local"], rel=1e-6)
+    assert slow.bound == "spills" and slow.dominant == "local"
+    # Where the spills dominate, the SM time is theirs (the other terms hide behind them).
+    spilled = slow.terms["local"] + slow.terms["prologue"] + 4e-3
+    assert slow.terms["local"] < slow.kernel_ms < 1.01 * spilled
+    assert slow.kernel_ms > 6 * quiet.kernel_ms
+    no_spill = features(_fixed(), L1_66, H100)
+    assert evaluate(no_spill).kernel_ms < evaluate(f).kernel_ms
 
 
 def test_each_constant_moves_the_time_the_way_it_should():
     f = features(_fixed(), L1_66, H100)
     base = evaluate(f).kernel_ms
-    assert evaluate(f, {"warp_cpi": 16.0}).kernel_ms > 1.9 * base  # latency-bound: ~2x
-    assert evaluate(f, {"tensor_fraction": 0.5}).kernel_ms == pytest.approx(base)  # not bound
+    # Latency-bound: twice the spacing, ~1.85x the time (the block's MMAs in its path stay).
+    assert evaluate(f, {"warp_cpi": 16.0}).kernel_ms > 1.8 * base
+    # Not tensor-bound: a slower tensor rate only lengthens the block's MMAs in one warp's path.
+    assert base < evaluate(f, {"tensor_fraction": 0.5}).kernel_ms < 1.1 * base
     slow_mem = evaluate(f, {"dram_fraction": 0.01})
     assert slow_mem.bound == "memory" and slow_mem.kernel_ms > base
     assert evaluate(f, {"host_us": 1000}).kernelbench_ms == pytest.approx(base + 1.0)
@@ -126,7 +158,50 @@ def test_a_precision_written_into_the_kernel_counts_its_products():
     hinted = predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION,
                            source='tl.dot(a, b, input_precision="tf32x3")')  # fmt: skip
     assert hinted.ms == pytest.approx(full)
-    assert predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION).ms < 0.5 * full
+    # Without the hint the tile still fixes the iterations (one per K step) and the SASS's MMAs
+    # count as issued: the same time, and the source says the precision was not known.
+    bare = predict_trial(trial, L1_66, H100, DEFAULT_CALIBRATION)
+    assert bare.ms == pytest.approx(full) and "names no precision" in bare.source
+
+
+def test_mmas_beyond_a_k_step_are_replicated_work_not_fewer_iterations():
+    """A 64x64 tile of 8 warps whose loop issues 5/3 of a K step's MMAs (two warpgroups sharing
+    a tile too small for them, as conv3d_igemm compiles on sm_90): the loop still runs once per
+    K step (20), and the extra MMAs cost tensor time; the source says so."""
+    step = hgmma(64, 64, 16, 8, 3)  # one K step's HGMMAs in tf32x3 (3 products)
+    opcode, n = next(iter(step.items()))
+    one = counts(600, mma_shapes=step, async_copy_widths={4: 8})
+    extra = counts(600, mma_shapes={opcode: n * 5 // 3}, async_copy_widths={4: 8})
+    f_one = features(report(L1_66, H100, 64, 64, 16, 8, 3, 96, one, precision="tf32x3"),
+                     L1_66, H100)  # fmt: skip
+    rep = report(L1_66, H100, 64, 64, 16, 8, 3, 96, extra, precision="tf32x3")
+    f = features(rep, L1_66, H100)
+    assert f_one.iterations == f.iterations == pytest.approx(20.0)
+    assert f.tensor_clocks == pytest.approx(f_one.tensor_clocks * (n * 5 // 3) / n)
+    assert any("warps replicate a tile" in note for note in f.notes)
+    assert "warps replicate a tile" in predict(rep, L1_66, H100, DEFAULT_CALIBRATION).source
+
+
+def test_a_kernel_without_a_loop_is_straight_line_code():
+    """K fits one step (L1/59: K = 27, BLOCK_K = 32): the SASS has no loop. The whole kernel's
+    MMAs are the block's work, its instructions run once per block at the schedulers' rate,
+    and its load latency is paid once."""
+    l1_59 = parse_problem("L1/59")
+    kernel = counts(1200, mma_shapes=hgmma(128, 64, 32, 4, 3), async_copy_widths={4: 24})
+    mix = InstructionMix("k", "sm_90", (), None, None, kernel).to_json()
+    base = report(l1_59, H100, 128, 64, 32, 4, 2, 168, counts(10), precision="bf16x3")
+    rep = base.replace(resources=base.resources.replace(instruction_mix=mix))
+    f = features(rep, l1_59, H100)
+    assert f.straight_line and f.iterations == 1.0
+    assert f.loop_instructions == 0.0 and f.rest_instructions == 1200
+    assert f.tensor_clocks > 0 and not f.loads_ahead
+    out = evaluate(f)
+    b = rep.occupancy.blocks_per_sm
+    per_block = 1200 * (b * 4 / 4) / 0.8 + 600  # the schedulers' rate, one load latency
+    assert out.terms["prologue"] > 0 and out.terms["issue_latency"] == 0.0
+    rounds = math.ceil(math.ceil(rep.grid_blocks / 132) / b)
+    assert out.terms["prologue"] == pytest.approx(rounds * per_block / 1980e6 * 1e3, rel=0.02)
+    assert "straight-line" in predict(rep, l1_59, H100, DEFAULT_CALIBRATION).source
 
 
 def test_no_prediction_for_a_config_that_cannot_launch():

@@ -105,3 +105,26 @@ def test_a_wrong_model_fails_the_goals():
     assert held["spearman_min"] < 0.8 and held["verdict"]["spearman"] == "missed"
     worst = result["worst"][0]
     assert abs(worst["error_pct"]) > 50 and "the prediction" in worst["reason"]
+
+
+def test_ranks_are_over_configs_by_one_clock():
+    """A sweep re-times its top configs by KernelBench's protocol (+ the host overhead): the
+    rank correlation uses every config's kernel-only time (a repeat's median), so the re-timed
+    winners are not ranked as if they were slower."""
+
+    def row(config, kernel_ms, predicted, headline=None):
+        return {"group": "k on p", "config": {"BLOCK_M": config},
+                "measured_ms": headline or kernel_ms, "predicted_ms": predicted + (0.1 if headline else 0),
+                "kernel_only": {"measured_ms": kernel_ms, "predicted_ms": predicted},
+                "error_pct": 0.0}  # fmt: skip
+
+    rows = [row(1, 1.00, 1.0), row(1, 1.02, 1.0, headline=1.5), row(2, 1.10, 1.1),
+            row(3, 1.20, 1.2), row(4, 1.30, 1.3)]  # fmt: skip
+    s = mv.summary(rows)
+    g = s["groups"]["k on p"]
+    assert g["configs"] == 4 and g["ranked_by"] == "kernel_only"
+    assert g["spearman"] == pytest.approx(1.0)
+    assert g["spearman_trials_headline"] < 1.0  # the re-timed repeat looks slowest there
+    # A model that predicts every config alike does not rank them: 0, not "no data".
+    tied = [row(c, 1.0 + c / 10, 1.0) for c in range(4)]
+    assert mv.summary(tied)["groups"]["k on p"]["spearman"] == 0.0

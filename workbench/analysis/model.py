@@ -3,11 +3,12 @@
 What it counts (docs/performance-model.md has the whole story):
 - the work of one block from its tile (2 x BLOCK_M x BLOCK_N x padded K x products: tf32x3 and
   bf16x3 are three products) and the main loop's SASS (the tensor-core MMAs and FFMAs one
-  iteration issues), hence the iterations of the main loop per block;
+  iteration issues); the loop runs once per K step (MMAs beyond one step's work are warps
+  replicating a tile too small for them); a kernel whose SASS has no loop is straight-line code;
 - per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
-  issue cycles of all resident warps' instructions (4 schedulers), and one warp's own path (its
-  instructions spaced by the dependent-issue latency, or the latency of its global loads spread
-  over the loads the software pipeline keeps in flight); the iteration takes the largest;
+  spills' local-memory traffic (LDL/STL), the issue cycles of all resident warps' instructions
+  (4 schedulers), and one warp's own path (its instructions spaced by the dependent-issue
+  latency, its block's MMAs, and what the software pipeline leaves of its loads' latency);
 - waves and tail: the busiest SM runs ceil(grid / SMs) blocks, `blocks_per_sm` at a time;
 - DRAM bytes (each input, weight and output element once: the L2 holds the input patch that the
   N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
@@ -15,11 +16,13 @@ What it counts (docs/performance-model.md has the whole story):
 - a launch overhead per kernel call (both timings pay it) and a host overhead per call that
   KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide.
 
-Kernel time = max(SM time, DRAM time, L2 time) + launch; KernelBench time = kernel + host.
-The device constants (CONSTANTS) are fractions of the spec sheet, cycles and microseconds, so a
-calibration fitted on one device (analysis/calibrate.py) is meaningful on its own device and can
-be carried, labelled as such, to another. A target with no calibration file uses the defaults
-and says "uncalibrated".
+The terms overlap, but not perfectly: an iteration takes (sum of term^p)^(1/p) of its terms,
+and kernel time = the same of (SM time, DRAM time, L2 time) + launch, with p the fitted
+`overlap` (the largest term where one dominates, more where several are close); KernelBench
+time = kernel + host. The device constants (CONSTANTS) are fractions of the spec sheet, cycles,
+bytes per clock, an exponent and microseconds, so a calibration fitted on one device
+(analysis/calibrate.py) is meaningful on its own device and can be carried, labelled as such, to
+another. A target with no calibration file uses the defaults and says "uncalibrated".
 """
 
 from __future__ import annotations
@@ -35,10 +38,10 @@ from workbench.core.jsonio import read_json
 from workbench.core.paths import CALIBRATIONS_DIR
 from workbench.core.problem import DTYPE_BYTES, Problem
 from workbench.core.records import InspectReport, Prediction, Record, TrialResult
-from workbench.kernel.sass import InstructionMix, mma_shape
+from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data)
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -50,6 +53,9 @@ SCHEDULERS_PER_SM = 4  # warp schedulers per SM, every architecture from Volta t
 # An ieee dot's FFMAs accumulate into different registers, so one warp issues them closer
 # together than its dependent address arithmetic (H100: ~6.6 vs ~9 clocks per instruction).
 FFMA_SPACING = 0.5
+# Bytes per thread a spill's LDL or STL is taken to move: the instruction mix counts them without
+# their widths, so each counts as one 32-bit register (local_bytes_per_clk absorbs the rest).
+LOCAL_ACCESS_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,11 @@ CONSTANTS: tuple[Constant, ...] = (
              "clocks between two instructions of one warp (dependent-issue latency)"),
     Constant("load_latency", 600.0, 50.0, 20000.0, "clocks",
              "latency of a global load the main loop waits for (L2 hit and queueing)"),
+    Constant("local_bytes_per_clk", 32.0, 1.0, 512.0, "B per clock per SM",
+             "bandwidth of the spills' local-memory traffic (LDL/STL through L1 and L2)"),
+    Constant("overlap", 4.0, 1.0, 64.0, "exponent",
+             "how fully the terms overlap: time = (sum of term^p)^(1/p); large p is the max of"
+             " the terms (perfect overlap), 1 their sum (none)"),
     Constant("launch_us", 4.0, 0.2, 200.0, "µs per call",
              "kernel launch and ramp-up, paid by both timings"),
     Constant("host_us", 30.0, 0.5, 5000.0, "µs per call",
@@ -180,6 +191,8 @@ class Features:
     waits_on_loads: bool  # the main loop issues global loads (or async copies) it waits for
     dram_bytes: float  # whole kernel
     l2_bytes: float  # whole kernel: what the loads move from L2 to the SMs
+    loop_local: float = 0.0  # of the loop's instructions, local loads and stores (spills)
+    straight_line: bool = False  # no main loop in the SASS: the block's code runs once
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -207,6 +220,26 @@ def _rate_tflops(gpu: GPU, opcode: str) -> float:
     if "TF32" in mods:
         return gpu.tf32_tflops
     return gpu.fp16_tflops  # F16, BF16 (and integer or fp8 MMAs: no better number on the sheet)
+
+
+def _mma_work(body: Counts, warps: int, gpu: GPU) -> tuple[float, float]:
+    """(flops, tensor-core clocks at the spec-sheet rate) of the MMAs one block's `body` issues
+    (per warp for mma.sync, per warpgroup for wgmma)."""
+    sms, clock = gpu.sms, gpu.boost_mhz * 1e6
+    mma_flops = clocks = 0.0
+    for opcode, n in body.mma_shapes.items():
+        shape = mma_shape(opcode)
+        if shape is None:
+            continue
+        base = opcode.split(".", 1)[0]
+        group = warps / 4 if base.endswith("GMMA") else warps  # wgmma is per warpgroup
+        flops = 2.0 * shape[0] * shape[1] * shape[2] * n * group
+        mma_flops += flops
+        rate = _rate_tflops(gpu, opcode) * 1e12 / (sms * clock)
+        if gpu.cc[0] == 9 and not base.endswith("GMMA"):
+            rate *= MMA_SYNC_SHARE_SM90
+        clocks += flops / rate
+    return mma_flops, clocks
 
 
 def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
@@ -242,7 +275,6 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         notes.append("no BLOCK_M/N/K: a block's work is the problem's over the grid")
 
     mix = InstructionMix.from_json(res.instruction_mix) if res.instruction_mix else None
-    per = mix.per_iteration if mix is not None else None
     fp32_peak = gpu.fp32_tflops * 1e12 / (sms * clock)  # FP32 flops per clock per SM
     tensor_clocks = fp32_clocks = 0.0
     loop_instr: float | None = None
@@ -250,41 +282,58 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
     iterations = source_iterations
     waits = True
     ahead = max(0, res.num_stages - 1)
-    loop_ffma = 0.0
+    loop_ffma = loop_local = 0.0
+    straight = False
     l2_bytes = tile_bytes * grid
-    if per is not None and mix is not None and mix.main_loop is not None:
-        mma_flops = 0.0
-        for opcode, n in per.mma_shapes.items():
-            shape = mma_shape(opcode)
-            if shape is None:
-                continue
-            base = opcode.split(".", 1)[0]
-            group = warps / 4 if base.endswith("GMMA") else warps  # wgmma is per warpgroup
-            flops = 2.0 * shape[0] * shape[1] * shape[2] * n * group
-            mma_flops += flops
-            rate = _rate_tflops(gpu, opcode) * 1e12 / (sms * clock)
-            if gpu.cc[0] == 9 and not base.endswith("GMMA"):
-                rate *= MMA_SYNC_SHARE_SM90
-            tensor_clocks += flops / rate
-        ffma_flops = 2.0 * 32 * warps * per.ffma
-        fp32_clocks = (2.0 * per.ffma + per.fmul_fadd) * 32 * warps / fp32_peak
+    if mix is not None:
+        # What one iteration of the main loop issues; a kernel without a loop (K fits one step,
+        # so the K loop is gone) is one straight stretch of code, issued once per block.
+        straight = mix.main_loop is None or mix.per_iteration is None
+        body = mix.kernel if straight else mix.per_iteration
+        assert body is not None
+        mma_flops, tensor_clocks = _mma_work(body, warps, gpu)
+        ffma_flops = 2.0 * 32 * warps * body.ffma
+        fp32_clocks = (2.0 * body.ffma + body.fmul_fadd) * 32 * warps / fp32_peak
         loop_flops = mma_flops if mma_flops > 0 else ffma_flops
-        if loop_flops > 0:
-            iterations = block_flops / loop_flops
+        step_flops = block_flops / max(1.0, source_iterations)
+        if straight:
+            iterations = 1.0
+            loop_instr = 0.0
+            rest_instr = float(body.total)
+            notes.append("no loop in the SASS: the kernel is modelled as straight-line code")
         else:
-            notes.append("main loop does no MMA or FFMA: one SASS iteration per K step assumed")
-        loop_instr = float(per.total)
-        loop_ffma = float(per.ffma)
-        rest_instr = max(0.0, float(mix.kernel.total - per.total))
-        loads = per.global_loads + per.async_copies
+            # Triton issues one K step per loop iteration (it unrolls a loop only when told to,
+            # tl.range's loop_unroll_factor), so with a known tile the iterations are the K
+            # steps; MMA work beyond one step is warps replicating a tile too small for them
+            # (it costs tensor time all the same; on the H200 their loads did not grow).
+            if loop_flops > 0 and not (bk and loop_flops >= 0.9 * step_flops):
+                iterations = block_flops / loop_flops
+            elif loop_flops <= 0:
+                notes.append("main loop does no MMA or FFMA: one SASS iteration per K step")
+            if bk and loop_flops > 1.1 * step_flops:
+                ratio = loop_flops / step_flops
+                notes.append(
+                    f"the main loop issues {ratio:.3g}x the MMA work of a K step"
+                    + (
+                        f" in {precision}: warps replicate a tile too small for them"
+                        if precision
+                        else " of one product: the config names no precision, the SASS's"
+                        " MMAs are counted as issued"
+                    )
+                )
+            loop_instr = float(body.total)
+            rest_instr = max(0.0, float(mix.kernel.total - body.total))
+        loop_ffma = float(body.ffma)
+        loads = body.global_loads + body.async_copies
         waits = loads > 0
-        ahead = max(0, res.num_stages - 1) if per.async_copies > 0 else 0
-        loop_bytes = float((per.global_load_bytes + per.async_copy_bytes) * 32 * warps)
-        if per.tma:
+        ahead = max(0, res.num_stages - 1) if body.async_copies > 0 and not straight else 0
+        loop_bytes = float((body.global_load_bytes + body.async_copy_bytes) * 32 * warps)
+        if body.tma:
             loop_bytes += tile_bytes / max(1.0, source_iterations)  # TMA sizes are in descriptors
         l2_bytes = loop_bytes * iterations * grid
+        loop_local = float(body.local_loads + body.local_stores)  # spills, LOCAL_ACCESS_BYTES each
         unroll = source_iterations / iterations if iterations else 0.0
-        if bk and not 0.2 <= unroll <= 8.5:
+        if bk and not straight and not 0.2 <= unroll <= 8.5:
             notes.append(
                 f"the main loop runs {iterations:.3g} times per block for {source_iterations:.3g}"
                 " K steps: the MMA count does not match the tile and precision"
@@ -314,18 +363,21 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         waits_on_loads=waits,
         dram_bytes=float(problem.min_bytes),
         l2_bytes=float(l2_bytes),
+        loop_local=loop_local,
+        straight_line=straight,
         notes=tuple(notes),
     )
 
 
 # --- the model ---------------------------------------------------------------------------------
-ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency")
+ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency", "local")
 BOUND_OF = {
     "compute": "compute",
     "fp32": "compute",
     "issue": "issue",
     "issue_latency": "latency",
     "load_latency": "latency",
+    "local": "spills",
     "prologue": "latency",
     "dram": "memory",
     "l2": "L2",
@@ -337,8 +389,9 @@ TERM_WORDS = {
     "compute": "tensor-core products",
     "fp32": "FP32-pipe arithmetic",
     "issue": "the schedulers' issue of every resident warp",
-    "issue_latency": "one warp's dependent issue",
+    "issue_latency": "one warp's dependent issue and its block's MMAs",
     "load_latency": "waiting on global loads",
+    "local": "the spills' local-memory traffic",
     "prologue": "prologue and epilogue",
     "tail": "the partial last wave",
     "dram": "DRAM traffic",
@@ -365,35 +418,50 @@ class Breakdown:
 def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, float]:
     """Clocks of one main-loop iteration of each term, with `b` blocks resident on the SM.
 
-    The iteration takes the largest of the pipes (tensor, FP32), the schedulers' issue of every
-    resident warp's instructions, and one warp's own path: its instructions one after the other
-    (an ieee dot's FFMAs, independent of each other, at half the spacing) plus what is left of a
+    The pipes (tensor, FP32, the spills' local-memory traffic) and the schedulers' issue of
+    every resident warp's instructions are shared by the SM's blocks; one warp's own path is
+    its instructions one after the other (an ieee dot's FFMAs, independent of each other, at
+    half the spacing) and its block's MMAs (the loop waits for them), plus what is left of a
     load's latency after the iterations it was issued ahead."""
     eff = k["issue_efficiency"]
     cpi = k["warp_cpi"]
+    local_bytes = f.loop_local * 32 * f.warps_per_block * LOCAL_ACCESS_BYTES
     out = {
         "compute": b * f.tensor_clocks / k["tensor_fraction"],
         "fp32": b * f.fp32_clocks / eff,
+        "local": b * local_bytes / k["local_bytes_per_clk"],
         "issue": 0.0,
         "issue_latency": 0.0,
         "load_latency": 0.0,
     }
-    own = 0.0
+    own = f.tensor_clocks / k["tensor_fraction"]  # the block's own MMAs, on the SM's tensor cores
     if f.loop_instructions is not None:
         out["issue"] = f.loop_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM / eff
         dependent = max(0.0, f.loop_instructions - f.loop_ffma)
-        own = dependent * cpi + f.loop_ffma * cpi * FFMA_SPACING
+        own += dependent * cpi + f.loop_ffma * cpi * FFMA_SPACING
+    if not f.straight_line:
         out["issue_latency"] = own
-    if f.waits_on_loads:
-        out["load_latency"] = max(0.0, k["load_latency"] - f.loads_ahead * own)
+        if f.waits_on_loads:
+            out["load_latency"] = max(0.0, k["load_latency"] - f.loads_ahead * own)
     return out
 
 
-def _combine(it: dict[str, float]) -> float:
-    """One iteration's clocks: the slowest pipe, the schedulers, or one warp's path (its issue
-    and the load latency it could not hide)."""
+def overlap_max(values: list[float], p: float) -> float:
+    """The terms combined with overlap exponent `p`: (sum of v^p)^(1/p). It is the largest term
+    where one dominates (p large: perfect overlap), and more than the largest where several
+    come close (the SM cannot hide all of one behind another); p = 1 is their sum."""
+    top = max(values)
+    if top <= 0:
+        return 0.0
+    total: float = sum((v / top) ** p for v in values)
+    return top * math.pow(total, 1.0 / p)
+
+
+def _combine(it: dict[str, float], p: float) -> float:
+    """One iteration's clocks: the pipes, the schedulers, and one warp's path (its issue, its
+    block's MMAs and the load latency it could not hide), overlapped with exponent `p`."""
     path = it["issue_latency"] + it["load_latency"]
-    return max(it["compute"], it["fp32"], it["issue"], path)
+    return overlap_max([it["compute"], it["fp32"], it["local"], it["issue"], path], p)
 
 
 def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:
@@ -408,6 +476,7 @@ def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:
 def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdown:
     """The model's times for features `f` under device constants (defaults where not given)."""
     k = {**DEFAULTS, **(constants or {})}
+    p = k["overlap"]
     per_sm = math.ceil(f.grid_blocks / f.sms)  # the busiest SM's blocks
     full, rest = divmod(per_sm, f.blocks_per_sm)
     rounds = [(full, f.blocks_per_sm)] + ([(1, rest)] if rest else [])
@@ -416,7 +485,7 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
     for count, b in rounds:
         it = _iteration_clocks(f, k, b)
         pro = _block_rest_clocks(f, k, b)
-        sm_clocks += count * (f.iterations * _combine(it) + pro)
+        sm_clocks += count * (f.iterations * _combine(it, p) + pro)
         for name, value in it.items():
             clocks[name] += count * f.iterations * value
         clocks["prologue"] += count * pro
@@ -427,18 +496,18 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
     it_full = _iteration_clocks(f, k, f.blocks_per_sm)
     even = f.grid_blocks / (f.sms * f.blocks_per_sm)
     even_ms = (
-        even * (f.iterations * _combine(it_full) + _block_rest_clocks(f, k, f.blocks_per_sm))
+        even * (f.iterations * _combine(it_full, p) + _block_rest_clocks(f, k, f.blocks_per_sm))
     ) * to_ms
     terms["tail"] = max(0.0, sm_ms - even_ms)
     terms["dram"] = f.dram_bytes / (f.bandwidth_bps * k["dram_fraction"]) * 1e3
     terms["l2"] = f.l2_bytes / (k["l2_bytes_per_clk"] * f.sms * f.clock_hz) * 1e3
     terms["launch"] = k["launch_us"] * 1e-3
     terms["host"] = k["host_us"] * 1e-3
-    kernel_ms = max(sm_ms, terms["dram"], terms["l2"]) + terms["launch"]
+    kernel_ms = overlap_max([sm_ms, terms["dram"], terms["l2"]], p) + terms["launch"]
     kernelbench_ms = kernel_ms + terms["host"]
     if sm_ms >= max(terms["dram"], terms["l2"]):
         dominant = max(ITERATION_TERMS, key=lambda n: it_full[n])
-        if terms["prologue"] > f.iterations * _combine(it_full) * full:
+        if terms["prologue"] > f.iterations * _combine(it_full, p) * full:
             dominant = "prologue"
     else:
         dominant = "dram" if terms["dram"] >= terms["l2"] else "l2"

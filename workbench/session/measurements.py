@@ -4,18 +4,21 @@ model's features from its compile.
 A trial recorded before compiles carried the SASS instruction mix (the shipped H100 sessions:
 Triton 3.6 on the device) gets the mix of an offline compile of the same config for the same
 target here, and says so; its registers, shared memory and occupancy stay the recorded ones
-(what actually ran).
+(what actually ran). A session file may be gzipped (`.json.gz`, as docs/measurements/ keeps the
+device's sessions): it is read as it is, never written.
 """
 
 from __future__ import annotations
 
+import gzip
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.analysis.calibrate import Measurement, full_config, measurement
-from workbench.core.errors import CalibrationError, WorkbenchError
+from workbench.core.errors import CalibrationError, SessionError, WorkbenchError
 from workbench.core.gpus import GPU, find_gpu
 from workbench.core.records import TrialResult
 from workbench.session.store import Session
@@ -56,7 +59,7 @@ def load_measurements(
     mix (otherwise the model runs without the issue terms for it)."""
     out = Loaded()
     for path in paths:
-        session = Session.load(path, readonly=True)
+        session = read_session(path)
         out.sources.append(str(path))
         problem = session.problem
         target = session.gpu
@@ -64,9 +67,14 @@ def load_measurements(
         recorded: set[str] = set()
         offline: set[tuple[str, str]] = set()  # (what compiled the resources, Triton here)
         kf: Any = None
+        unmeasured: list[tuple[str, int | None]] = []  # (mode, id): a sweep's compile-only
+        # trials, listed in one line
         for trial in session.trials:
             where = f"{path} #{trial.id}"
             why = _unusable(trial)
+            if why.startswith("not measured on a GPU"):
+                unmeasured.append((trial.mode or "?", trial.id))
+                continue
             if why:
                 out.skipped.append(f"{where}: {why}")
                 continue
@@ -107,6 +115,13 @@ def load_measurements(
                 continue
             if m is not None:
                 out.measurements.append(m)
+        if unmeasured:
+            n, first, last = len(unmeasured), unmeasured[0][1], unmeasured[-1][1]
+            out.skipped.append(
+                f"{path}: {n} trial{'s' * (n != 1)} not measured on a GPU (mode"
+                f" {', '.join(sorted({mode for mode, _ in unmeasured}))};"
+                f" #{first}{f' .. #{last}' if n > 1 else ''})"
+            )
         for source in sorted(recorded):
             out.compiled.append(f"{path}: {source} (instruction mix recorded with the trial)")
         for source, version in sorted(offline):
@@ -115,6 +130,24 @@ def load_measurements(
                 f" instruction mix compiled offline here for {target.sm} by Triton {version}"
             )
     return out
+
+
+def read_session(path: str | Path) -> Session:
+    """A session read-only: a `.json`, or a gzipped one (`.json.gz`), unpacked into a temporary
+    file that is read and removed (the original stays as it is)."""
+    p = Path(path)
+    if not p.name.endswith(".gz"):
+        return Session.load(p, readonly=True)
+    try:
+        data = gzip.decompress(p.read_bytes())
+    except FileNotFoundError:
+        raise SessionError(f"{p} does not exist: give the path of a session .json") from None
+    except (OSError, EOFError) as err:
+        raise SessionError(f"{p} is not a readable gzipped session ({err}): gunzip it") from None
+    with tempfile.TemporaryDirectory(prefix="workbench-session-") as tmp:
+        plain = Path(tmp) / p.name[: -len(".gz")]
+        plain.write_bytes(data)
+        return Session.load(plain, readonly=True)  # read into memory: no lock, nothing kept
 
 
 def _unusable(trial: TrialResult) -> str:
