@@ -33,7 +33,9 @@ def main(kernel: str, problem_text: str, space_text: str, out: str) -> None:
     if space_text.endswith(".json"):  # the configs a sweep measured (those that fit)
         configs = [kf.full_config(problem, c) for c in json.loads(Path(space_text).read_text())]
     else:
-        configs = [kf.full_config(problem, c) for c in build_space(kf, problem, space_text).configs()]
+        configs = [
+            kf.full_config(problem, c) for c in build_space(kf, problem, space_text).configs()
+        ]
     launch = kf.capture_launch(problem)
     key = [n for n, v in launch.args.items() if n not in launch.constexprs and type(v) is int]
     text = bake_autotune(kf.for_problem(problem).source, configs, kernel, key)
@@ -73,7 +75,9 @@ def main(kernel: str, problem_text: str, space_text: str, out: str) -> None:
         "problem": problem_text,
         "configs": len(configs),
         "choose_wall_s": choose_s,
-        "best_config": {**best.kwargs, "num_warps": best.num_warps, "num_stages": best.num_stages} if best else None,
+        "best_config": {**best.kwargs, "num_warps": best.num_warps, "num_stages": best.num_stages}
+        if best
+        else None,
         "kernelbench_ms": timing.mean_ms,
         "correct": correct,
         "max_abs_error": worst,

@@ -39,7 +39,9 @@ def main(out: str) -> None:
     env = {**os.environ, "CONV3D_BENCH_CACHE": str(kill_cache), "PYTHONPATH": str(ROOT)}
     argv = [sys.executable, "-m", "workbench", "sweep", "--mode", "compile", "--gpu", "4090", "--space", SPACE,
             "--session", "killed.json", "--json", "--max-spill", "100000"]  # fmt: skip
-    child = subprocess.Popen(argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        argv, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     recorded = 0
     while child.poll() is None and recorded < 30:
         time.sleep(0.5)

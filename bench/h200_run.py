@@ -54,15 +54,32 @@ DATA = {
     # exported file the judge scores, and data for the model.
     **{
         f"fast3-{p.lower().replace('/', '-')}": (
-            "kernels/conv3d_fast3.py", p,
+            "kernels/conv3d_fast3.py",
+            p,
             "BLOCK_M=128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2,3;precision=bf16x3r,tf32x3r",
         )
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
-    "fast2-l1-66": ("kernels/conv3d_fast2.py", "L1/66", "BLOCK_M=64,128,256;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=1,2"),
-    "fast-l1-66": ("kernels/conv3d_fast.py", "L1/66", "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2"),
-    "builtin-l1-54": ("kernels/conv3d_igemm.py", "L1/54", "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2;precision=tf32x3"),
-    "user-l1-66": ("bench/fixtures/user_style_autotuned.py", "L1/66", "TILE_P=32,64,128;TILE_CO=32,64;TILE_R=16,32;num_warps=4;num_stages=2"),
+    "fast2-l1-66": (
+        "kernels/conv3d_fast2.py",
+        "L1/66",
+        "BLOCK_M=64,128,256;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=1,2",
+    ),
+    "fast-l1-66": (
+        "kernels/conv3d_fast.py",
+        "L1/66",
+        "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2",
+    ),
+    "builtin-l1-54": (
+        "kernels/conv3d_igemm.py",
+        "L1/54",
+        "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2;precision=tf32x3",
+    ),
+    "user-l1-66": (
+        "bench/fixtures/user_style_autotuned.py",
+        "L1/66",
+        "TILE_P=32,64,128;TILE_CO=32,64;TILE_R=16,32;num_warps=4;num_stages=2",
+    ),
 }
 
 
@@ -79,7 +96,9 @@ def say(text: str) -> None:
 
 def cli(*args: str, timeout: float) -> tuple[int, dict[str, Any] | None, str]:
     """A real `conv3d-bench` command; (exit code, its --json output, the tail of stderr)."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # carried wheels too
+    path = os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])
+    )  # carried wheels too
     env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "160"}
     try:
         done = subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True,
@@ -133,7 +152,9 @@ def part_sweeps(deadline: float, names: tuple[str, ...] = tuple(GRIDS)) -> dict[
     out: dict[str, Any] = {}
     for name in names:
         grid = GRIDS[name]
-        out[f"{name}-grid"] = sweep(f"{name}-grid", grid["kernel"], grid["problem"], grid["space"], deadline=deadline)
+        out[f"{name}-grid"] = sweep(
+            f"{name}-grid", grid["kernel"], grid["problem"], grid["space"], deadline=deadline
+        )
     for name in names:
         grid = GRIDS[name]
         measured = (out.get(f"{name}-grid") or {}).get("measured") or 100
@@ -148,13 +169,23 @@ def part_sweeps(deadline: float, names: tuple[str, ...] = tuple(GRIDS)) -> dict[
         if result.exists():  # the configs that fit, as the grid measured them
             rows = json.loads(result.read_text())["ranked"]
             configs.write_text(json.dumps([r["config"] for r in rows]))
-        out[f"{name}-autotune"] = autotune(name, grid["kernel"], grid["problem"], str(configs) if result.exists() else grid["space"], deadline)
+        out[f"{name}-autotune"] = autotune(
+            name,
+            grid["kernel"],
+            grid["problem"],
+            str(configs) if result.exists() else grid["space"],
+            deadline,
+        )
     for name in names:
         grid, guided = out.get(f"{name}-grid"), out.get(f"{name}-guided")
         g = ((grid or {}).get("winner") or {}).get("kernelbench_ms")
         h = ((guided or {}).get("winner") or {}).get("kernelbench_ms")
         if g and h:
-            out[f"{name}-gap"] = {"grid_best_ms": g, "guided_best_ms": h, "gap_pct": 100 * (h / g - 1)}
+            out[f"{name}-gap"] = {
+                "grid_best_ms": g,
+                "guided_best_ms": h,
+                "gap_pct": 100 * (h / g - 1),
+            }
     return out
 
 
@@ -162,14 +193,28 @@ def part_grid2(deadline: float) -> dict[str, Any]:
     return part_sweeps(deadline, ("fast2-l1-54",))
 
 
-def autotune(name: str, kernel: str, problem: str, space: str, deadline: float) -> dict[str, Any] | None:
+def autotune(
+    name: str, kernel: str, problem: str, space: str, deadline: float
+) -> dict[str, Any] | None:
     """Triton's own @triton.autotune over the same configs: its wall time to choose, and its choice."""
     if left(deadline) < 60 or MODE != "gpu":
-        SUMMARY["skipped"].append(f"{name}-autotune: {'no GPU' if MODE != 'gpu' else 'out of time'}")
+        SUMMARY["skipped"].append(
+            f"{name}-autotune: {'no GPU' if MODE != 'gpu' else 'out of time'}"
+        )
         return None
     say(f"autotune {name}: Triton's @triton.autotune over the grid's configs")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    code = [sys.executable, str(ROOT / "bench" / "autotune_compare.py"), str(ROOT / kernel), problem, space, str(WORK / f"{name}-autotune.json")]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    code = [
+        sys.executable,
+        str(ROOT / "bench" / "autotune_compare.py"),
+        str(ROOT / kernel),
+        problem,
+        space,
+        str(WORK / f"{name}-autotune.json"),
+    ]
     try:
         subprocess.run(code, timeout=max(30, left(deadline) - 20), env=env, check=False, cwd=WORK)
     except subprocess.TimeoutExpired:
@@ -181,7 +226,14 @@ def autotune(name: str, kernel: str, problem: str, space: str, deadline: float) 
 
 def part_data(deadline: float, prefix: str = "") -> dict[str, Any]:
     return {
-        name: sweep(name, kernel, problem, space, top=2 if not name.startswith("fast3") else 5, deadline=deadline)
+        name: sweep(
+            name,
+            kernel,
+            problem,
+            space,
+            top=2 if not name.startswith("fast3") else 5,
+            deadline=deadline,
+        )
         for name, (kernel, problem, space) in DATA.items()
         if name.startswith(prefix) and not (WORK / f"{name}.result.json").exists()
     }
@@ -206,10 +258,17 @@ def part_ray(deadline: float) -> dict[str, Any]:
     code, data, err = cli("sweep", str(ROOT / kernel), "--problem", problem, "--gpu", GPU, "--mode", MODE,
                           "--space", space, "--top", "2", "--session", "fast2-l1-66-ray.json", "--json",
                           "--backend", "ray", "--workers", "16", timeout=max(30, left(deadline) - 10))  # fmt: skip
-    out["ray"] = {"exit": code, "wall_s": time.monotonic() - t0, "stderr": err[-800:], **(data or {})}
+    out["ray"] = {
+        "exit": code,
+        "wall_s": time.monotonic() - t0,
+        "stderr": err[-800:],
+        **(data or {}),
+    }
     if data:
         (WORK / "fast2-l1-66-ray.result.json").write_text(json.dumps(data, indent=1))
-        say(f"  ray: winner {((data.get('winner') or {}).get('config'))} {((data.get('winner') or {}).get('kernelbench_ms'))} ms, wall {out['ray']['wall_s']:.0f} s")
+        say(
+            f"  ray: winner {((data.get('winner') or {}).get('config'))} {((data.get('winner') or {}).get('kernelbench_ms'))} ms, wall {out['ray']['wall_s']:.0f} s"
+        )
     else:
         say(f"  ray failed: exit {code}: {err[-300:]}")
     return out
@@ -238,7 +297,9 @@ def part_judge(deadline: float) -> dict[str, Any]:
             subprocess.run([sys.executable, str(judge), str(exported), str(ref), "--json", str(verdict)],
                            timeout=180, check=False, cwd=WORK)  # fmt: skip
             entry["judge"] = json.loads(verdict.read_text()) if verdict.exists() else None
-            code, data, err = cli("bench", str(exported), "--problem", problem, "--gpu", GPU, "--json", timeout=180)
+            code, data, err = cli(
+                "bench", str(exported), "--problem", problem, "--gpu", GPU, "--json", timeout=180
+            )
             entry["workbench"] = {k: (data or {}).get(k) for k in ("status", "message", "kernelbench_timing", "timing", "baseline",
                                                                     "kernelbench_speedup", "kernel_only_speedup", "correctness")}  # fmt: skip
         out[problem] = entry
@@ -254,7 +315,19 @@ def precision_errors(deadline: float) -> dict[str, Any]:
         if left(deadline) < 20:
             break
         config = f"BLOCK_M=64,BLOCK_N=64,BLOCK_K=16,num_warps=4,num_stages=2,precision={precision}"
-        code, data, _ = cli("bench", "--problem", problem, "--gpu", GPU, "--config", config, "--json", "--mode", MODE, timeout=180)
+        code, data, _ = cli(
+            "bench",
+            "--problem",
+            problem,
+            "--gpu",
+            GPU,
+            "--config",
+            config,
+            "--json",
+            "--mode",
+            MODE,
+            timeout=180,
+        )
         corr = (data or {}).get("correctness") or {}
         out[precision] = {"exit": code, "status": (data or {}).get("status"), "rel_error": corr.get("rel_error"),
                           "max_abs_error": corr.get("max_abs_error"), "kernelbench_pass": corr.get("kernelbench_pass"),
@@ -274,8 +347,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", default="sweeps")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--deadline", type=float, default=540, help="seconds from start the parts may use")
-    parser.add_argument("--smoke", action="store_true", help="no GPU: compile-only sweeps and the interpreter")
+    parser.add_argument(
+        "--deadline", type=float, default=540, help="seconds from start the parts may use"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="no GPU: compile-only sweeps and the interpreter"
+    )
     args = parser.parse_args()
     OUT = Path(args.out)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -286,8 +363,14 @@ def main() -> None:
     if args.smoke:
         for grid in GRIDS.values():
             grid["problem"] = "N=1,Ci=3,Co=16,D=4,H=6,W=8,k=3x3x3"
-            grid["space"] = grid["space"].replace("BLOCK_M=32,64,128,256", "BLOCK_M=32,64").replace("BLOCK_M=64,128,256", "BLOCK_M=64")
-    os.environ["CONV3D_BENCH_CACHE"] = "/tmp/conv3d-bench-cache"  # not under --out: only results travel back
+            grid["space"] = (
+                grid["space"]
+                .replace("BLOCK_M=32,64,128,256", "BLOCK_M=32,64")
+                .replace("BLOCK_M=64,128,256", "BLOCK_M=64")
+            )
+    os.environ["CONV3D_BENCH_CACHE"] = (
+        "/tmp/conv3d-bench-cache"  # not under --out: only results travel back
+    )
     parts = list(PARTS) if args.part == "all" else args.part.split(",")
     say(f"parts {parts}, mode {MODE}, target {GPU}, deadline {args.deadline:.0f} s")
     for part in parts:
@@ -301,7 +384,9 @@ def main() -> None:
         for path in sorted(WORK.glob("*")):
             if path.suffix in (".json", ".py"):
                 tar.add(path, arcname=path.name)
-    say(f"done in {elapsed():.0f} s; errors: {len(SUMMARY['errors'])}; skipped: {len(SUMMARY['skipped'])}")
+    say(
+        f"done in {elapsed():.0f} s; errors: {len(SUMMARY['errors'])}; skipped: {len(SUMMARY['skipped'])}"
+    )
 
 
 OUT = Path(".")

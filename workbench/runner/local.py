@@ -256,7 +256,9 @@ class LocalRunner:
     ) -> None:
         """One warm worker takes the requests in turn; a death costs only the request it was on."""
         todo = list(indices)
-        limit = limit if limit is not None else self.limit(requests[todo[0]].mode if todo else env_mode)
+        limit = (
+            limit if limit is not None else self.limit(requests[todo[0]].mode if todo else env_mode)
+        )
         while todo:
             if cancel is not None and cancel.is_set():
                 for i in todo:
@@ -502,7 +504,9 @@ def complete(result: TrialResult, request: TrialRequest) -> TrialResult:
         result.device = result.device_fingerprint.get("name") or device.INTERPRETER_DEVICE
     if result.kernel is None:
         sha = hashlib.sha256(request.kernel_source.encode()).hexdigest()
-        result.kernel = KernelRef(path=request.kernel_path, sha256=sha, name=Path(request.kernel_path).stem)
+        result.kernel = KernelRef(
+            path=request.kernel_path, sha256=sha, name=Path(request.kernel_path).stem
+        )
     if result.timing is None:
         result.timing = Timing(reason=f"not measured: the trial ended with {result.status}")
     if result.mode != "gpu" and result.baseline is None:
@@ -523,8 +527,12 @@ def finish(
     if result.timing is None:  # refused before any worker ran (invalid config)
         result.timing = Timing(reason=f"not measured: the trial ended with {result.status}")
     if not result.device_fingerprint:
-        result.device_fingerprint = device.fingerprint("gpu" if result.mode == "gpu" else "interpreter")
-        result.device = result.device or result.device_fingerprint.get("name") or device.INTERPRETER_DEVICE
+        result.device_fingerprint = device.fingerprint(
+            "gpu" if result.mode == "gpu" else "interpreter"
+        )
+        result.device = (
+            result.device or result.device_fingerprint.get("name") or device.INTERPRETER_DEVICE
+        )
     if result.mode != "gpu" and result.baseline is None:
         result.baseline = Baseline(reason="the cuDNN baseline needs a CUDA GPU")
     if previous is not None:

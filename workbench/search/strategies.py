@@ -83,7 +83,9 @@ class Refit:
     """The guided strategy's ranking: the model's features per candidate, re-evaluated under
     constants refit on the screened trials so far."""
 
-    def __init__(self, problem: Problem, gpu: GPU, source: str, calibration: Calibration | None) -> None:
+    def __init__(
+        self, problem: Problem, gpu: GPU, source: str, calibration: Calibration | None
+    ) -> None:
         self.problem, self.gpu, self.source = problem, gpu, source
         base = calibration or calibration_for(gpu)
         self.constants: dict[str, float] = dict(base.constants) if base is not None else {}
@@ -100,12 +102,21 @@ class Refit:
             return
 
     def ranking(self, fitting: list[Any], measured: dict[str, TrialResult]) -> list[Any]:
-        points = [m for t in measured.values() if t.correct and (m := measurement(t, self.problem, self.gpu, source=self.source))]
+        points = [
+            m
+            for t in measured.values()
+            if t.correct and (m := measurement(t, self.problem, self.gpu, source=self.source))
+        ]
         if len(points) >= MIN_TO_REFIT and self.features:
             try:
-                self.constants = {**self.constants, **fit_constants(points, start=self.constants).constants}
+                self.constants = {
+                    **self.constants,
+                    **fit_constants(points, start=self.constants).constants,
+                }
             except Exception as err:  # numerical trouble: keep the last constants, say so
-                self.how = f"refit failed ({type(err).__name__}); ranked by nearest measured neighbours"
+                self.how = (
+                    f"refit failed ({type(err).__name__}); ranked by nearest measured neighbours"
+                )
                 return corrected_ranking(fitting, measured)
             self.how = f"model constants refit on {len(points)} screened configs after each round"
 
