@@ -32,16 +32,17 @@ from workbench.runner import device
 from workbench.runner.base import Runner
 from workbench.runner.local import LocalRunner, keep_warm
 from workbench.search.space import PRECISION_NOTES
-from workbench.search.sweep import Sweep, SweepEvent, SweepResult, SweepSpec, build_space
+from workbench.search.sweep import (
+    STAGE_LABELS,
+    Sweep,
+    SweepEvent,
+    SweepResult,
+    SweepSpec,
+    build_space,
+    check_spec,
+    sweep_mode,
+)
 from workbench.session.store import Session, default_session_path
-
-
-def _mode(text: str) -> str:
-    if text == "compile":
-        return text
-    from workbench.runner.local import resolve_mode
-
-    return resolve_mode(text)
 
 
 def make_runner(args: argparse.Namespace) -> Runner:
@@ -61,21 +62,14 @@ def sweep_command(args: argparse.Namespace) -> int:
     kf = KernelFile.load(args.kernel)
     problem = load_problem(args.problem)
     gpu = find_gpu(args.gpu)
-    mode = _mode(args.mode)
-    for flag, value in (("--budget", args.budget), ("--top", args.top)):
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} {value} must be 1 or more")
-    if args.max_spill < 0:
-        raise UsageError(f"--max-spill {args.max_spill} must be 0 or more bytes per thread")
-    if args.strategy == "random" and args.budget is None:
-        raise UsageError("--strategy random needs --budget N (how many configs to measure)")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise UsageError(f"--time-budget {args.time_budget} must be more than 0 seconds")
-    space = build_space(kf, problem, args.space)  # a malformed space fails here, before any work
+    mode = sweep_mode(args.mode)
     spec = SweepSpec(
-        space=space.text(), strategy=args.strategy, target=gpu.key, mode=mode, budget=args.budget,
+        space="", strategy=args.strategy, target=gpu.key, mode=mode, budget=args.budget,
         time_budget_s=args.time_budget, top_k=args.top, max_spill_bytes=args.max_spill, seed=args.seed,
     )  # fmt: skip
+    check_spec(spec)
+    space = build_space(kf, problem, args.space)  # a malformed space fails here, before any work
+    spec = spec.replace(space=space.text())
     path = Path(args.session) if args.session else default_session_path(problem, gpu, "-sweep")
     console = err_console()
     runner = make_runner(args)
@@ -112,8 +106,7 @@ def _run(kf: KernelFile, problem: object, gpu: object, spec: SweepSpec, session:
         def on_event(event: SweepEvent) -> None:
             if event.stage == "done":
                 return
-            label = {"compile": f"stage 1: compiling for {spec.target}", "screen": "stage 2: screening",
-                     "confirm": "stage 2: KernelBench's protocol", "check": "stage 2: interpreter check"}[event.stage]  # fmt: skip
+            label = STAGE_LABELS[event.stage].format(target=spec.target)
             if event.stage not in tasks:
                 tasks[event.stage] = progress.add_task(label, total=event.total, best="")
             best = (

@@ -24,14 +24,14 @@ from typing import Any
 from rich.table import Table
 
 from workbench.cli.render import err_console, out_console, print_json
-from workbench.cli.sweep import _mode, _run, make_runner
+from workbench.cli.sweep import _run, make_runner
 from workbench.core.config import short_config
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.gpus import GPU, find_gpu
 from workbench.core.problem import Problem
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.problemfile import load_problem
-from workbench.search.sweep import Ranked, SweepSpec, build_space
+from workbench.search.sweep import Ranked, SweepSpec, build_space, sweep_mode
 from workbench.session.store import Session, problem_id, problem_slug
 
 
@@ -118,7 +118,7 @@ def sweep_many_command(args: argparse.Namespace) -> int:
     files = kernel_files(args.kernels)
     problem = load_problem(args.problem)
     gpu = find_gpu(args.gpu)
-    mode = _mode(args.mode) if args.backend == "local" else ""
+    mode = sweep_mode(args.mode) if args.backend == "local" else ""
     folder = Path(args.sessions_dir)
     console = err_console()
     started = time.monotonic()

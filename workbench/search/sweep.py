@@ -19,16 +19,16 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.analysis.model import Calibration, predict_trial
 from workbench.core.config import Config, check_rules, config_key
-from workbench.core.errors import SpaceError
+from workbench.core.errors import SpaceError, UsageError
 from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
-from workbench.core.records import OMIT, Record, TrialRequest, TrialResult
+from workbench.core.records import OMIT, Record, Status, TrialRequest, TrialResult
 from workbench.kernel.kernelfile import KernelFile
 from workbench.runner.base import Runner
 from workbench.runner.local import make_request
@@ -120,16 +120,61 @@ class SweepResult(Record):
 
 @dataclass
 class SweepEvent:
-    """Progress for the front ends: the stage, how far, and the best so far."""
+    """Progress for the front ends: the stage, how far, and the best so far; with the config
+    that just finished (stage 1: its candidate; stage 2: its measured row, predicted_ms unset)."""
 
     stage: str  # "compile" | "screen" | "confirm" | "check" | "done"
     done: int
     total: int
     best: Ranked | None = None
     message: str = ""
+    candidate: Candidate | None = None
+    row: Ranked | None = None
 
 
 OnEvent = Callable[[SweepEvent], None]
+STAGE_LABELS = {  # what each stage of a SweepEvent is, in words ({target}: the target's name)
+    "compile": "stage 1: compiling for {target}",
+    "screen": "stage 2: screening",
+    "confirm": "stage 2: KernelBench's protocol",
+    "check": "stage 2: interpreter check",
+}
+
+
+# --- what a front end asks for ------------------------------------------------------------
+CLI_NAMES = {"budget": "--budget", "top_k": "--top", "max_spill_bytes": "--max-spill",
+             "time_budget_s": "--time-budget", "strategy": "--strategy"}  # fmt: skip
+
+
+def sweep_mode(text: str) -> str:
+    """ "compile" (stage 1 only) as it is; auto, gpu and interpreter as a trial resolves them
+    (auto: a GPU where there is one, else the interpreter)."""
+    if text == "compile":
+        return text
+    from workbench.runner.local import resolve_mode
+
+    return resolve_mode(text)
+
+
+def check_spec(spec: SweepSpec, names: Mapping[str, str] = CLI_NAMES) -> None:
+    """UsageError, in one line naming the field as the front end calls it (`names`), for
+    numbers a sweep cannot take."""
+    for key in ("budget", "top_k"):
+        value = getattr(spec, key)
+        if value is not None and value < 1:
+            raise UsageError(f"{names[key]} {value} must be 1 or more")
+    if spec.max_spill_bytes < 0:
+        raise UsageError(
+            f"{names['max_spill_bytes']} {spec.max_spill_bytes} must be 0 or more bytes per thread"
+        )
+    if spec.strategy == "random" and spec.budget is None:
+        raise UsageError(
+            f"{names['strategy']} random needs {names['budget']} N (how many configs to measure)"
+        )
+    if spec.time_budget_s is not None and not spec.time_budget_s > 0:
+        raise UsageError(
+            f"{names['time_budget_s']} {spec.time_budget_s} must be more than 0 seconds"
+        )
 
 
 # --- the space of a kernel --------------------------------------------------------------------
@@ -224,7 +269,11 @@ class Sweep:
     # --- stage 1 ----------------------------------------------------------------------------
     def compile_all(self) -> list[Candidate]:
         configs = [self.kf.full_config(self.problem, c) for c in self.space.configs()]
-        done = {config_key(t.config): t for t in self._mine() if t.mode == "compile"}
+        done = {  # a cancelled trial (recorded by an older version) is compiled again
+            config_key(t.config): t
+            for t in self._mine()
+            if t.mode == "compile" and t.status is not Status.CANCELLED
+        }
         todo = [c for c in configs if config_key(c) not in done]
         total = len(configs)
         self.on_event(
@@ -235,18 +284,26 @@ class Sweep:
             for c in todo
         ]
         count = [total - len(todo)]
+        made: dict[str, Candidate] = {}
 
         def got(index: int, result: TrialResult) -> None:
+            if result.status is Status.CANCELLED:
+                return  # not recorded: a resumed sweep compiles it then
             result.mode = "compile"
             trial = self._record(result, save=False)
             done[config_key(trial.config or todo[index])] = trial
-            count[0] += 1
-            self.on_event(SweepEvent("compile", count[0], total))
+            made[config_key(todo[index])] = candidate = self._candidate(todo[index], trial)
+            with self._lock:
+                count[0] += 1
+                event = SweepEvent("compile", count[0], total, candidate=candidate)
+            self.on_event(event)
 
         if requests:
             self.runner.run(requests, on_result=got, cancel=self.cancel)
         self.session.save()
-        return [self._candidate(c, done.get(config_key(c))) for c in configs]
+        return [
+            made.get(config_key(c)) or self._candidate(c, done.get(config_key(c))) for c in configs
+        ]
 
     def _candidate(self, config: Config, trial: TrialResult | None) -> Candidate:
         if trial is None:
@@ -272,7 +329,9 @@ class Sweep:
             out.fits, out.reason = False, f"0 blocks per SM: {occ.reason}"
             return out
         try:  # the trial's own config (its inspect record keeps none) and the file's precision
-            out.predicted_ms = predict_trial(trial, self.problem, self.gpu, self.calibration, source=self.kf.source).ms
+            out.predicted_ms = predict_trial(
+                trial, self.problem, self.gpu, self.calibration, source=self.kf.source
+            ).ms
         except ValueError as err:
             out.fits, out.reason = False, f"no prediction: {err}"
         return out
@@ -287,7 +346,9 @@ class Sweep:
         have = {
             config_key(t.config): t
             for t in self._mine()
-            if t.mode == mode and t.extra.get("sweep_stage") == kind
+            if t.mode == mode
+            and t.extra.get("sweep_stage") == kind
+            and t.status is not Status.CANCELLED
         }
         out: dict[str, TrialResult] = {
             k: have[k] for k in (config_key(c) for c in configs) if k in have
@@ -303,11 +364,14 @@ class Sweep:
         count = [start + len(out)]
 
         def got(index: int, result: TrialResult) -> None:
+            if result.status is Status.CANCELLED:
+                return  # not recorded: a resumed sweep measures it then
             result.extra["sweep_stage"] = kind
             trial = self._record(result)
             out[config_key(todo[index])] = trial
             count[0] += 1
-            self.on_event(SweepEvent(stage, count[0], total, best=self.best_so_far()))
+            row = self._ranked(trial, None)
+            self.on_event(SweepEvent(stage, count[0], total, best=self.best_so_far(), row=row))
 
         if requests:
             self.runner.run(requests, on_result=got, cancel=self.cancel)
@@ -474,15 +538,21 @@ class Sweep:
         rounds = 0
         while len(measured) < min(budget, len(fitting)):
             ranking = ranker.ranking(fitting, measured)
-            batch = [c.config for c in ranking if config_key(c.config) not in measured][: max(2, budget // 4)]
+            batch = [c.config for c in ranking if config_key(c.config) not in measured][
+                : max(2, budget // 4)
+            ]
             batch = batch[: budget - len(measured)]
             if not batch:
                 break
-            for t in self._measure(batch, screen=True, stage="screen", total=budget, start=len(measured)):
+            for t in self._measure(
+                batch, screen=True, stage="screen", total=budget, start=len(measured)
+            ):
                 measured[config_key(t.config)] = t
             rounds += 1
             deadline = self._deadline()
-            if (deadline is not None and time.monotonic() > deadline) or (self.cancel is not None and self.cancel.is_set()):
+            if (deadline is not None and time.monotonic() > deadline) or (
+                self.cancel is not None and self.cancel.is_set()
+            ):
                 break
         self.notes.append(
             f"guided: {len(measured)} of {len(fitting)} configs screened in {rounds} rounds; {ranker.how}"
@@ -507,6 +577,8 @@ class Sweep:
         keys = list(again)
 
         def got(index: int, result: TrialResult) -> None:
+            if result.status is Status.CANCELLED:
+                return
             original = again[keys[index]]
             if result.kernelbench_ms is not None and original.kernelbench_timing is not None:
                 original.kernelbench_timing.repeats.append(result.kernelbench_ms)

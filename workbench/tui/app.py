@@ -23,6 +23,7 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.log_pane import LogBook
 from workbench.tui.screen_base import Start
 from workbench.tui.settings import Settings
+from workbench.tui.sweep_screen import SweepScreen
 from workbench.tui.tuning_screen import LETTER_ACTIONS, TuningScreen
 
 SCREENSHOTS_ENV = "CONV3D_BENCH_SCREENSHOTS"
@@ -38,6 +39,7 @@ class WorkbenchApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "conv3d-bench"
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    SCREENS = {"sweep": SweepScreen}
     BINDINGS = [
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="keys and how the screen works"),
         Binding("q", "quit", "Quit", tooltip="quit; running compiles and trials end at once (trials are saved as they finish)"),
@@ -95,6 +97,9 @@ class WorkbenchApp(App[int]):
 
     async def action_quit(self) -> None:
         self._tuning.stop_all_work()  # compile and trial processes end now, not at exit
+        for screen in self.screen_stack:
+            if isinstance(screen, SweepScreen):
+                screen.stop_all_work()  # a running sweep too
         from workbench.runner.local import keep_warm
 
         keep_warm(False)

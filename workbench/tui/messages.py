@@ -16,7 +16,9 @@ from workbench.core.config import Config
 from workbench.core.records import InspectReport, Status, TrialResult
 
 if TYPE_CHECKING:
+    from workbench.search.sweep import SweepEvent, SweepResult
     from workbench.tui.state import Workspace
+    from workbench.tui.sweep_screen import SweepRun
 
 
 # --- from the workers ------------------------------------------------------------------------
@@ -101,6 +103,23 @@ class ParamPoints(Message):
     ws: Workspace
     name: str
     points: list[tuple[int | str, float | None]] = field(default_factory=list)
+
+
+@dataclass
+class SweepProgress(Message):
+    """A sweep's progress (stage, done, total, best so far; the config that just finished)."""
+
+    run: SweepRun
+    event: SweepEvent
+
+
+@dataclass
+class SweepFinished(Message):
+    """The sweep's worker has ended: its result (also when cancelled), or why it could not run."""
+
+    run: SweepRun
+    result: SweepResult | None
+    error: str = ""
 
 
 @dataclass

@@ -28,9 +28,9 @@ from workbench.tui.target import TargetPane
 # Letter keys act outside a field only (inside one they are typed): hidden from the footer there.
 LETTER_ACTIONS = {
     "run", "ncu", "save_as", "export", "pick_problem", "pick_target", "open_kernel",
-    "toggle_log", "toggle_maximize", "help",
+    "toggle_log", "toggle_maximize", "help", "open_sweep",
 }  # fmt: skip
-NEEDS_WORKSPACE = {"run", "ncu", "export", "save_as"}
+NEEDS_WORKSPACE = {"run", "ncu", "export", "save_as", "open_sweep"}
 
 
 class TuningScreen(Actions):
@@ -46,6 +46,7 @@ class TuningScreen(Actions):
         Binding("o", "open_kernel", "Open", tooltip="open another KernelBench-format kernel file"),
         Binding("l", "toggle_log", "Log", tooltip="show or hide the log: compiles, workers, notices"),
         Binding("m", "toggle_maximize", "Maximise", tooltip="the focused pane fills the screen, or back"),
+        Binding("w", "open_sweep", "Sweep", tooltip="sweep the space of configs (compile, rank, check or time); pick a row into the editor"),
         *[
             Binding(str(i), f"show_pane('{name}')", f"{TITLES[name]} tab", show=False,
                     tooltip=f"show the {TITLES[name]} pane (narrow layout)")
@@ -103,6 +104,14 @@ class TuningScreen(Actions):
         if action == "cancel":
             return self.trial_job is not None or self.compile_job is not None
         return True
+
+    def action_open_sweep(self) -> None:
+        """The sweep screen (sweep_screen.py) over this kernel, problem and target."""
+        why = self.busy_reason()
+        if why:
+            self.app.notify(f"cannot sweep now: {why}", severity="warning")
+            return
+        self.app.push_screen("sweep")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.refresh_bindings()
