@@ -18,7 +18,7 @@ from workbench.core.records import InspectReport, Status, TrialResult
 if TYPE_CHECKING:
     from workbench.search.sweep import SweepEvent, SweepResult
     from workbench.tui.state import Workspace
-    from workbench.tui.sweep_screen import SweepRun
+    from workbench.tui.sweep_run import SweepRun
 
 
 # --- from the workers ------------------------------------------------------------------------

@@ -17,8 +17,6 @@ its basis.
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -46,11 +44,11 @@ from workbench.tui.messages import SweepFinished, SweepProgress
 from workbench.tui.params import ParamsPane
 from workbench.tui.state import KERNEL_LOCK, Workspace
 from workbench.tui.status import short_path
+from workbench.tui.sweep_run import SweepRun
 from workbench.tui.tuning_screen import TuningScreen
 
 if TYPE_CHECKING:  # they import torch: the first paint must not
     from workbench.search.sweep import Candidate, Ranked, SweepEvent, SweepResult, SweepSpec
-    from workbench.session.store import Session
 
 STRATEGIES = ("grid", "random", "guided")
 # The form's names for the core's checks (the CLI's are its flags).
@@ -65,22 +63,6 @@ COLUMNS = (
 
 
 NUMERIC = {"rank", "predicted", "kb", "kernel", "speedup", "error", "regs", "spill", "occ"}
-
-
-@dataclass
-class SweepRun:
-    """One sweep started from the screen: what it runs on, its cancel flag, what it showed."""
-
-    ws: Workspace
-    spec: SweepSpec
-    session: Session
-    size: int
-    cancel: threading.Event = field(default_factory=threading.Event)
-    candidates: dict[str, Candidate] = field(default_factory=dict)  # config_key -> stage 1
-    measured: dict[str, Ranked] = field(default_factory=dict)  # config_key -> stage 2
-    configs: dict[str, Config] = field(default_factory=dict)  # config_key -> full config
-    result: SweepResult | None = None
-    finished: bool = False
 
 
 def status_text(candidate: Candidate | None, row: Ranked | None, mode: str, sm: str) -> str:
