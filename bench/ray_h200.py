@@ -144,7 +144,7 @@ def one(backend: str, session: Path, smoke: bool, workers: int, space: str) -> d
             "config": w.config,
             "kernelbench_ms": w.kernelbench_ms,
             "kernel_only_ms": w.kernel_only_ms,
-            "repeats_ms": w.repeats_ms,
+            "runs_ms": w.runs_ms,
             "speedup_vs_cudnn": w.speedup,
             "correct": w.correct,
         },  # fmt: skip

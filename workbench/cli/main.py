@@ -169,6 +169,13 @@ def _sweep_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="parallel compile workers (default: this machine's cores)",
     )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="the performance model's calibration for predictions and guided ranking: a file from"
+        " `calibrate`, or 'defaults' for the spec sheet (default: the target's shipped one)",
+    )
     _timeout_arg(p, "trial")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 

@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from workbench.analysis.model import DEFAULT_CALIBRATION, Calibration, load_calibration
 from workbench.cli.render import err_console, num, out_console, print_json
 from workbench.core.config import format_config, short_config
 from workbench.core.errors import UsageError
@@ -58,6 +59,24 @@ def make_runner(args: argparse.Namespace) -> Runner:
     return LocalRunner(compile_workers=args.workers, timeout_s=args.timeout)
 
 
+def calibration_arg(value: str | None) -> Calibration | None:
+    """--calibration: None keeps the target's shipped calibration."""
+    if value is None:
+        return None
+    if value == "defaults":
+        return DEFAULT_CALIBRATION
+    if not Path(value).is_file():
+        raise UsageError(
+            f"--calibration {value}: no such file; give a file from `calibrate` or 'defaults'"
+        )
+    calibration = load_calibration(value)
+    if calibration is None:
+        raise UsageError(
+            f"--calibration {value}: not a calibration of this model version; refit it with `calibrate`"
+        )
+    return calibration
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     kf = KernelFile.load(args.kernel)
     problem = load_problem(args.problem)
@@ -84,7 +103,8 @@ def sweep_command(args: argparse.Namespace) -> int:
                 _print_header(
                     console, kf, problem.label(), gpu.name, spec, space.size, space.notes, path
                 )
-            result = _run(kf, problem, gpu, spec, session, runner, cancel, console, quiet=args.json)
+            result = _run(kf, problem, gpu, spec, session, runner, cancel, console, quiet=args.json,
+                          calibration=calibration_arg(args.calibration))  # fmt: skip
     finally:
         runner.close()
     if args.json:
@@ -95,7 +115,8 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def _run(kf: KernelFile, problem: object, gpu: object, spec: SweepSpec, session: Session, runner: Runner,
-         cancel: threading.Event, console: Console, quiet: bool) -> SweepResult:  # fmt: skip
+         cancel: threading.Event, console: Console, quiet: bool,
+         calibration: Calibration | None = None) -> SweepResult:  # fmt: skip
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[best]}"),
@@ -116,7 +137,17 @@ def _run(kf: KernelFile, problem: object, gpu: object, spec: SweepSpec, session:
             )
             progress.update(tasks[event.stage], completed=event.done, total=event.total, best=best)
 
-        sweep = Sweep(kf, problem, gpu, spec, session, runner, on_event=on_event, cancel=cancel)  # type: ignore[arg-type]
+        sweep = Sweep(
+            kf,
+            problem,  # type: ignore[arg-type]
+            gpu,  # type: ignore[arg-type]
+            spec,
+            session,
+            runner,
+            calibration=calibration,
+            on_event=on_event,
+            cancel=cancel,
+        )
         try:
             return sweep.run()
         except KeyboardInterrupt:
@@ -195,8 +226,8 @@ def print_result(r: SweepResult, console: Console, path: str) -> None:
             else (f"predicted {w.predicted_ms:.3g} ms" if w.predicted_ms else "")
         )
         spread = (
-            f" (timed again: {', '.join(f'{x:.4g}' for x in w.repeats_ms)} ms)"
-            if w.repeats_ms
+            f" (mean of {len(w.runs_ms)} runs: {', '.join(f'{x:.4g}' for x in w.runs_ms)} ms)"
+            if w.runs_ms
             else ""
         )
         console.print(

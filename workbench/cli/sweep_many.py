@@ -24,7 +24,7 @@ from typing import Any
 from rich.table import Table
 
 from workbench.cli.render import err_console, out_console, print_json
-from workbench.cli.sweep import _run, make_runner
+from workbench.cli.sweep import _run, calibration_arg, make_runner
 from workbench.core.config import short_config
 from workbench.core.errors import UsageError, WorkbenchError
 from workbench.core.gpus import GPU, find_gpu
@@ -195,7 +195,8 @@ def _one(
             if earlier is not None:
                 earlier.kernel, earlier.session = str(file), str(path)
                 return earlier
-            result = _run(kf, problem, gpu, spec, session, runner, cancel, console, quiet=args.json)
+            result = _run(kf, problem, gpu, spec, session, runner, cancel, console, quiet=args.json,
+                          calibration=calibration_arg(args.calibration))  # fmt: skip
     except WorkbenchError as err:
         row.message = str(err)
         row.wall_s = time.monotonic() - started

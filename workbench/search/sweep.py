@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.analysis.model import Calibration, predict_trial
-from workbench.core.config import Config, check_rules, config_key
+from workbench.core.config import Config, check_rules, config_key, short_config
 from workbench.core.errors import SpaceError, UsageError
 from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
@@ -91,7 +92,8 @@ class Ranked(Record):
     spill_bytes: int | None = None
     occupancy: float | None = None
     limiter: str = ""
-    repeats_ms: list[float] = field(default_factory=list, metadata=OMIT)
+    # Every full KernelBench run of the config when it had more than one; kernelbench_ms is their mean.
+    runs_ms: list[float] = field(default_factory=list, metadata=OMIT)
 
 
 @dataclass
@@ -400,13 +402,22 @@ class Sweep:
         res = t.resources
         occ = t.inspect.occupancy if t.inspect else None
         repeats = t.kernelbench_timing.repeats if t.kernelbench_timing else []
+        kb_ms, speedup, runs = t.kernelbench_ms, t.kernelbench_speedup, []
+        if kb_ms is not None and repeats:
+            # Ranked on the mean of every full KernelBench run of the config, not on its first:
+            # on the H200 two runs of one config differed by up to 17 %, more than the top
+            # configs differ from each other.
+            runs = [kb_ms, *repeats]
+            mean = statistics.fmean(runs)
+            speedup = speedup * kb_ms / mean if speedup is not None else None
+            kb_ms = mean
         return Ranked(
             config=t.config, status=str(t.status), trial=t.id, predicted_ms=predicted,
-            kernelbench_ms=t.kernelbench_ms, kernel_only_ms=t.kernel_only_ms,
-            speedup=t.kernelbench_speedup, rel_error=t.correctness.rel_error if t.correctness else None,
+            kernelbench_ms=kb_ms, kernel_only_ms=t.kernel_only_ms,
+            speedup=speedup, rel_error=t.correctness.rel_error if t.correctness else None,
             correct=t.correct, registers=res.registers if res else None,
             spill_bytes=res.spill_bytes if res else None, occupancy=occ.fraction if occ else None,
-            limiter="+".join(occ.limiters) if occ else "", repeats_ms=list(repeats),
+            limiter="+".join(occ.limiters) if occ else "", runs_ms=runs,
         )  # fmt: skip
 
     def run(self) -> SweepResult:
@@ -517,11 +528,14 @@ class Sweep:
             for t in screened
             if config_key(t.config) not in shown
         ]
-        winner = next((r for r in rows if r.correct and r.kernelbench_ms is not None), None)
+        timed = [r for r in rows if r.correct and r.kernelbench_ms is not None]
+        winner = timed[0] if timed else None
+        if len(timed) > 1 and (tie := tie_note(timed[0], timed[1])):
+            self.notes.append(tie)
         return (
             rows,
             winner,
-            f"measured with KernelBench's protocol on {self._device()} (screened, then the top {len(top)} in full)",
+            f"measured with KernelBench's protocol on {self._device()} (screened, then the top {len(top)} in full, each twice)",
         )
 
     def _guided(self, fitting: list[Candidate]) -> list[Config]:
@@ -560,16 +574,16 @@ class Sweep:
         return [t.config for t in measured.values()]
 
     def _retime(self, full: list[TrialResult], predicted: dict[str, float | None]) -> None:
-        """Time the winner again, and anything far faster than predicted, before believing it."""
+        """Time every confirmed config again, in reverse order, before choosing among them: one
+        run of KernelBench's protocol is noisier than the top configs' differences."""
         correct = [t for t in full if t.correct and t.kernelbench_ms is not None]
         if not correct:
             return
-        best = min(correct, key=lambda t: t.kernelbench_ms or math.inf)
         suspicious = [
             t for t in correct
             if (p := predicted.get(config_key(t.config))) and t.kernelbench_ms and p / t.kernelbench_ms > SUSPICIOUS
         ]  # fmt: skip
-        again = {config_key(t.config): t for t in [best, *suspicious]}
+        again = {config_key(t.config): t for t in reversed(correct)}
         mode = self.spec.mode
         requests = [
             make_request(self.kf, self.problem, t.config, self.gpu, mode) for t in again.values()
@@ -592,6 +606,25 @@ class Sweep:
             self.notes.append(
                 f"{len(suspicious)} configs ran over {SUSPICIOUS}x faster than predicted: timed again"
             )
+
+
+def tie_note(winner: Ranked, runner_up: Ranked) -> str | None:
+    """A note when the runner-up's mean lies within the spread of the two configs' own runs."""
+    runs = [r.runs_ms for r in (winner, runner_up)]
+    if (
+        winner.kernelbench_ms is None
+        or runner_up.kernelbench_ms is None
+        or not all(len(x) > 1 for x in runs)
+    ):
+        return None
+    spread = max(max(x) - min(x) for x in runs)
+    gap = runner_up.kernelbench_ms - winner.kernelbench_ms
+    if gap > spread:
+        return None
+    return (
+        f"a tie: the runner-up ({short_config(runner_up.config)}) is {100 * gap / winner.kernelbench_ms:.1f} % "
+        f"slower on the mean, within the {100 * spread / winner.kernelbench_ms:.1f} % spread of their own runs"
+    )
 
 
 def spearman(pairs: list[tuple[float | None, float | None]]) -> float | None:

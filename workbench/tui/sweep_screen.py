@@ -559,8 +559,8 @@ class SweepScreen(Screen[None]):
             else (f"predicted {w.predicted_ms:.3g} ms" if w.predicted_ms else "no time")
         )
         spread = (
-            f" (timed again: {', '.join(f'{x:.4g}' for x in w.repeats_ms)} ms)"
-            if w.repeats_ms
+            f" (mean of {len(w.runs_ms)} runs: {', '.join(f'{x:.4g}' for x in w.runs_ms)} ms)"
+            if w.runs_ms
             else ""
         )
         return f"winner {short_config(w.config)}: {shown}{spread}; basis: {result.winner_basis}"

@@ -1,0 +1,58 @@
+"""How a sweep chooses among its confirmed configs: the mean of every full run, ties said plainly,
+and the calibration a user hands it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.analysis.model import DEFAULT_CALIBRATION, calibration_path
+from workbench.cli.sweep import calibration_arg
+from workbench.core.errors import UsageError
+from workbench.search.sweep import Ranked, tie_note
+
+
+def ranked(config: dict[str, int | str], runs: list[float]) -> Ranked:
+    return Ranked(
+        config=config, status="ok", trial=1, predicted_ms=None, kernelbench_ms=sum(runs) / len(runs),
+        kernel_only_ms=None, speedup=None, rel_error=None, correct=True, runs_ms=runs,
+    )  # fmt: skip
+
+
+def test_runner_up_within_the_runs_spread_is_a_tie() -> None:
+    # The H200's Ray check: one config ran 1.056 then 1.241 ms, the other 1.099 then 1.052 ms.
+    a = ranked({"BLOCK_M": 128}, [1.099, 1.052])
+    b = ranked({"BLOCK_M": 256}, [1.056, 1.241])
+    note = tie_note(a, b)
+    assert note is not None and "a tie" in note and "BLOCK_M=256" in note, note
+
+
+def test_runner_up_beyond_the_spread_is_no_tie() -> None:
+    a = ranked({"BLOCK_M": 128}, [1.00, 1.01])
+    b = ranked({"BLOCK_M": 256}, [1.20, 1.21])
+    assert tie_note(a, b) is None
+
+
+def test_a_single_run_says_nothing_about_ties() -> None:
+    a = ranked({"BLOCK_M": 128}, [1.00])
+    b = ranked({"BLOCK_M": 256}, [1.001])
+    assert tie_note(a, b) is None
+
+
+def test_calibration_argument(tmp_path: Path) -> None:
+    assert calibration_arg(None) is None
+    assert calibration_arg("defaults") is DEFAULT_CALIBRATION
+    shipped = calibration_arg(str(calibration_path("h100")))
+    assert shipped is not None and shipped.device, "the shipped H100 calibration loads"
+    for path, words in (
+        (tmp_path / "missing.json", "no such file"),
+        (tmp_path / "bad.json", "not a calibration"),
+    ):
+        if path.name == "bad.json":
+            path.write_text(json.dumps({"model": "something else"}))
+        with pytest.raises(UsageError) as caught:
+            calibration_arg(str(path))
+        message = str(caught.value)
+        assert words in message and "\n" not in message, message
