@@ -26,6 +26,7 @@ from workbench.core.problem import parse_problem
 from workbench.core.records import TrialResult
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.occupancy_pane import OccupancyPane
+from workbench.tui.params import ParamsPane
 from workbench.tui.rendered import RenderedView
 from workbench.tui.source import SourcePane
 from workbench.tui.tuning_screen import TuningScreen
@@ -172,18 +173,22 @@ async def test_bad_value_shows_message_and_nothing_crashes() -> None:
     async with app.run_test(size=SIZE) as pilot:
         s = await opened(pilot)
         await set_field(pilot, "BLOCK_M", "100")
-        message = s.query_one("#msg-BLOCK_M", Static)
-        assert message.display
-        assert "not a power of two" in str(message.content)
+        params = s.query_one(ParamsPane)
+        severity, message = params.messages["BLOCK_M"]
+        assert severity == "error" and "not a power of two" in message
+        shown = str(s.query_one("#param-messages", Static).content)
+        assert shown.startswith("✖ BLOCK_M=100 is not a power of two")  # the focused one first
+        assert str(s.query_one("#mark-BLOCK_M", Static).content) == "✖"
         assert not s.config_ok
         await pilot.press("escape", "r")  # leave the field; running is refused in words
         await pilot.pause()
         assert s.trial_job is None
         assert any("fix them first" in m for m in app.messages)
         await set_field(pilot, "BLOCK_M", "abc")
-        assert "whole number" in str(message.content)
+        assert "whole number" in params.messages["BLOCK_M"][1]
         await set_field(pilot, "BLOCK_M", "64")
-        assert not message.display
+        assert "BLOCK_M" not in params.messages
+        assert str(s.query_one("#mark-BLOCK_M", Static).content) == ""
         await loaded(pilot)
         assert app.is_running
 

@@ -29,7 +29,7 @@ from workbench.session.export import ExportPlan, export_kernel
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.dialogs import AskText, PickOne
 from workbench.tui.ncu_pane import NcuPane
-from workbench.tui.params import ParamInput
+from workbench.tui.params import ParamInput, ParamsPane
 from workbench.tui.settings import settings_path
 from workbench.tui.source import EDITED, SourcePane
 from workbench.tui.status import StatusLine
@@ -63,24 +63,23 @@ async def test_source_pane_shows_the_edited_values_as_export_writes_them() -> No
         assert lines[edited - 1] in exported.splitlines()  # the very line export writes
 
 
-async def test_screenshot_goes_to_a_folder_that_exists(
+async def test_screenshot_folder_palette_labels_and_tab_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Three of defect 6's items, each read off one app: a screenshot goes to a folder that
+    exists (there is no ~/Downloads here), the palette says what each command does (not "key
+    e"), and Tab from the source lands on a control, never on a container."""
     monkeypatch.setenv("HOME", str(tmp_path / "home-without-downloads"))
     app = tui()
     async with app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
+        s = await opened(pilot)
+        # The screenshot.
         app.action_screenshot()
         await pilot.pause()
-    shots = list(Path("screenshots").glob("*.svg"))
-    assert len(shots) == 1 and shots[0].read_text().startswith("<svg")
-    assert any(m.startswith("screenshot saved: screenshots/") for m in app.messages)
-
-
-async def test_palette_names_what_each_command_does() -> None:
-    app = tui()
-    async with app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
+        shots = list(Path("screenshots").glob("*.svg"))
+        assert len(shots) == 1 and shots[0].read_text().startswith("<svg")
+        assert any(m.startswith("screenshot saved: screenshots/") for m in app.messages)
+        # The palette.
         await pilot.press("ctrl+p")
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
         listing = app.screen.query_one(CommandList)
@@ -95,12 +94,9 @@ async def test_palette_names_what_each_command_does() -> None:
         )
         assert "Pin" not in joined or "baseline" in joined
         assert not any(t.strip().startswith("key ") for t in texts), texts
-
-
-async def test_tab_from_the_source_lands_on_a_control_not_a_container() -> None:
-    app = tui()
-    async with app.run_test(size=SIZE) as pilot:
-        s = await opened(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is s, 5, "the palette to close")
+        # Tab order.
         s.query_one(SourcePane).focus()
         controls = (Input, Select, DataTable, RichLog, Tabs, SourcePane)  # things that take keys
         for _ in range(12):  # from the source, and on round the whole screen
@@ -125,10 +121,12 @@ async def test_a_click_on_a_history_row_restores_its_config(tmp_path: Path) -> N
         assert any(m.startswith("restored trial 2") for m in app.messages)
 
 
-async def test_dialogs_keep_what_was_typed_on_an_error() -> None:
+async def test_dialogs_keep_what_was_typed_and_export_asks_before_replacing() -> None:
+    """Defect 6: a dialog that fails says why inside itself and keeps the text; export asks
+    before replacing a file (Enter again) and never writes over a session."""
     app = tui()
     async with app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
+        s = await opened(pilot)
         await pilot.press("o")
         await wait_for(pilot, lambda: isinstance(app.screen, AskText))
         app.screen.query_one(Input).value = "no/such/kernel.py"
@@ -146,12 +144,9 @@ async def test_dialogs_keep_what_was_typed_on_an_error() -> None:
         assert isinstance(app.screen, PickOne)
         assert app.screen.query_one("#pick-free", Input).value == "N=1,Ci=2,Co=bad"
         assert str(app.screen.query_one(".dialog-message", Static).content)
-
-
-async def test_export_asks_before_replacing_a_file_and_never_replaces_a_session() -> None:
-    app = tui()
-    async with app.run_test(size=SIZE) as pilot:
-        await opened(pilot)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is s, 5, "the picker to close")
+        # Export.
         Path("out.py").write_text("# mine\n")
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, AskText))
@@ -253,7 +248,7 @@ async def test_messages_give_examples_within_each_field_range() -> None:
             t = field.tunable
             for typed in ("abc", ""):
                 await set_field(pilot, t.name, typed)
-                message = str(s.query_one(f"#msg-{t.name}", Static).content)
+                message = s.query_one(ParamsPane).messages[t.name][1]
                 example = message.rsplit(f"e.g. {t.name}=", 1)[1].split()[0]
                 assert int(example) in t.choices, (t.name, message)
             await set_field(pilot, t.name, str(t.default))

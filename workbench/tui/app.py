@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,15 @@ class WorkbenchApp(App[int]):
         self._tuning.action_help()
 
     async def action_quit(self) -> None:
-        self._tuning.stop_all_work()  # compile and trial processes end now, not at exit
+        self._tuning.stop_all_work()  # every worker's thread gives up now ...
         for screen in self.screen_stack:
             if isinstance(screen, SweepScreen):
                 screen.stop_all_work()  # a running sweep too
         from workbench.runner.local import keep_warm
+        from workbench.runner.process import end_all
 
         keep_warm(False)
+        end_all()  # ... and every worker process (ptxas and all) is killed here, not at exit
         self.exit(0)
 
     def deliver_screenshot(
@@ -138,4 +141,13 @@ def run_tui(args: argparse.Namespace) -> int:
         find_gpu(args.gpu)
     app = WorkbenchApp(path, args.problem, args.gpu, getattr(args, "session", None))
     app.run()
-    return app.return_code or 0
+    code = app.return_code or 0
+    # app.run() returns once every worker thread has ended (asyncio waits for them), the
+    # session is saved and unlocked and the terminal restored. What is left is the
+    # interpreter's teardown of torch and Triton, about a second here: `q` must not wait for it.
+    from workbench.runner.process import end_all
+
+    end_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -72,19 +72,20 @@ def axis_chart(
 
 
 def _tick_line(ticks: dict[int, str], width: int, col_width: int) -> str:
-    """Labels placed under their columns, left to right, dropping any that would overlap."""
+    """Labels under their columns: the two ends first, then the others where they fit."""
     cells = [" "] * width
-    free = 0
-    for index in sorted(ticks):
+    taken = [False] * (width + 1)
+    ends = [i for i in (min(ticks, default=0), max(ticks, default=0)) if i in ticks]
+    for index in dict.fromkeys([*ends, *sorted(ticks)]):
         label = ticks[index]
-        start = index * col_width
-        if col_width > 1:
-            start += max(0, (col_width - len(label)) // 2)
-        start = min(max(start, free), width - len(label))
-        if start < free or start < 0:
+        start = index * col_width + max(0, (col_width - len(label)) // 2)
+        start = max(0, min(start, width - len(label)))
+        span = range(max(0, start - 1), min(width, start + len(label) + 1))
+        if any(taken[i] for i in span):
             continue
         cells[start : start + len(label)] = list(label)
-        free = start + len(label) + 1
+        for i in range(start, start + len(label)):
+            taken[i] = True
     return "".join(cells).rstrip()
 
 

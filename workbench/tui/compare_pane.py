@@ -67,6 +67,9 @@ def _delta(
     elif kind == "pts":
         change = (now - then) * 100
         shown = f"{change:+.0f} pts"
+    elif kind == "bytes":
+        change = now - then
+        shown = f"{'+' if change > 0 else '-'}{kib(abs(change))}"
     elif kind == "ratio":
         change = None if then == 0 else (now / then - 1) * 100
         shown = "" if then == 0 else f"×{now / then:.2g}"
@@ -95,7 +98,7 @@ def _rows(t: Tones) -> list[tuple[str, Getter, Callable[[float | None], str], st
     return [
         ("registers/thr", res("registers"), lambda v: num(v, "g"), "abs", True),
         ("spills B/thr", res("spill_bytes"), lambda v: num(v, "g"), "abs", True),
-        ("shared/block", res("shared_bytes"), kib, "abs", None),
+        ("shared/block", res("shared_bytes"), kib, "bytes", None),
         ("occupancy", occ, lambda v: "—" if v is None else f"{v * 100:.0f}%", "pts", False),
         ("predicted ms", lambda c: c.prediction.ms if c.prediction else None,
          lambda v: num(v, ".3g"), "pct", True),

@@ -13,10 +13,13 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from textual import on, work
 from textual.timer import Timer
+from textual.worker import get_current_worker
 
 from workbench.analysis.estimate import estimate_shared
 from workbench.core.config import Config, config_key, short_config
@@ -39,22 +42,69 @@ from workbench.tui.status import StatusLine
 
 DEBOUNCE_S = 0.3  # after the last keystroke
 SOURCE_DEBOUNCE_S = 0.15
+KNOWN_DELAY_S = 0.12  # a config compiled this run: drawn when typing pauses, not per keystroke
 TICK_S = 0.2  # elapsed-time refresh
 COMPILE_SLOT = threading.Lock()  # held while a compile (and its process) is alive
+CAPTURE_LIMIT_S = 10.0  # for the kernel's wrapper to make its launch in this process
 
 
-def cached_report(ws: Workspace, config: Config) -> InspectReport | None:
+def cached_report(
+    ws: Workspace, config: Config, stop: Callable[[], bool] = lambda: False
+) -> InspectReport | None:
     """The report of a config whose compile is cached, made here without a compiler; None on a
-    miss. Raises the WorkbenchError the cached compile implies (out of resources)."""
-    from workbench.analysis.report import report_from_compile
-    from workbench.kernel.compile import cached_compile
+    miss, or when the kernel's wrapper does not answer within CAPTURE_LIMIT_S (then this
+    workspace sends every config to a worker, which has a time limit), or once `stop()` (the
+    caller was cancelled: quit must not wait). Raises the WorkbenchError the cached compile
+    implies (out of resources)."""
+    if not ws.in_process:
+        return None
+    box: list[InspectReport | None | BaseException] = []
 
-    with KERNEL_LOCK:  # capturing a launch patches module state: one thread at a time
-        full = ws.kf.full_config(ws.problem, config)
-        hit = cached_compile(ws.kf, ws.problem, full, ws.gpu)
-        if hit is None:
-            return None
-        return report_from_compile(ws.kf, ws.problem, full, ws.gpu, *hit)
+    def read() -> None:
+        from workbench.analysis.report import report_from_compile
+        from workbench.kernel.compile import cached_compile
+
+        try:
+            with KERNEL_LOCK:  # capturing a launch patches module state: one at a time
+                full = ws.kf.full_config(ws.problem, config)
+                hit = cached_compile(ws.kf, ws.problem, full, ws.gpu)
+                box.append(
+                    None
+                    if hit is None
+                    else report_from_compile(ws.kf, ws.problem, full, ws.gpu, *hit)
+                )
+        except BaseException as err:  # handed to the caller's thread
+            box.append(err)
+
+    # The wrapper runs on meta tensors here, as loading did; a daemon thread, so a wrapper that
+    # never returns can neither hold up the screen nor keep the app from exiting.
+    reader = threading.Thread(target=read, daemon=True, name="conv3d-bench cached read")
+    reader.start()
+    deadline = time.monotonic() + CAPTURE_LIMIT_S
+    while reader.is_alive() and time.monotonic() < deadline and not stop():
+        reader.join(0.05)
+    if not box:
+        if not stop():
+            ws.in_process = False
+        return None
+    if isinstance(box[0], BaseException):
+        raise box[0]
+    return box[0]
+
+
+def _predicted(ws: Workspace, report: InspectReport) -> str:
+    """The model's time for this compile, said as a prediction with its calibration."""
+    from workbench.analysis.model import predict
+
+    try:
+        p = predict(report, ws.problem, ws.gpu)
+    except Exception as err:  # the model refuses what it cannot predict (0 blocks/SM, ...)
+        return f"no prediction: {str(err).splitlines()[0][:100]}"
+    typical = f", typical error {p.typical_error_pct:.0f}%" if p.typical_error_pct else ""
+    return (
+        f"{p.ms:.3g} ms ({p.low_ms:.2g}-{p.high_ms:.2g}) KernelBench protocol on {ws.gpu.name},"
+        f" predicted, not measured: {p.calibration}{typical}"
+    )
 
 
 class Compiling(ScreenBase):
@@ -71,9 +121,11 @@ class Compiling(ScreenBase):
         if self.ws is None:
             return
         same = event.config == self.config and event.ok == self.config_ok
+        moved = event.focused != self.focused_param
         self.config, self.config_ok, self.focused_param = event.config, event.ok, event.focused
         self.config_errors = event.errors
-        self.request_points()
+        if moved:
+            self.request_points()
         if same and self.report_key == config_key(self.config):
             return  # only the focus moved
         if self._source_timer is not None:
@@ -109,8 +161,14 @@ class Compiling(ScreenBase):
                 pane.show_pending(f"not compiled: {first}")
             return
         known = ws.reports.get(key)
-        if known is not None:  # compiled earlier this run: no worker, no wait
-            self._show_report(ws, self.config, known)
+        if known is not None and key == self.report_key and pane.state != "failed":
+            pane.show_current()  # back to the config on screen (typing went through a bad one)
+            return
+        if known is not None:  # compiled earlier this run: no worker; shown once typing pauses
+            config = dict(self.config)
+            self._compile_timer = self.set_timer(
+                KNOWN_DELAY_S, lambda: self._show_report(ws, config, known)
+            )
             return
         if self.compile_job is not None and self.compile_job.key == key:
             return  # already compiling this very config
@@ -137,8 +195,9 @@ class Compiling(ScreenBase):
         return True
 
     def stop_all_work(self) -> None:
-        """Quitting: every process this screen started ends now."""
+        """Quitting: every process this screen started ends now, every thread gives up."""
         self.cancel_compile("quit")
+        self.workers.cancel_group(self, "points")
         if self.trial_job is not None:
             self.trial_job.cancel.set()
 
@@ -156,7 +215,7 @@ class Compiling(ScreenBase):
                 self.post_message(CompileCancelled(job.key, job.seconds))
                 return
             try:
-                report = cached_report(ws, config)
+                report = cached_report(ws, config, job.cancel.is_set)
                 cached = report is not None
                 if report is None:
                     self.post_message(CompileStarted(job.key, ws.gpu.sm, cached=False))
@@ -235,7 +294,7 @@ class Compiling(ScreenBase):
         self.report, self.report_key = report, config_key(config)
         estimate = estimate_shared(config, ws.gpu)
         note = f"estimated {kib(estimate.bytes)} before compiling" if estimate is not None else ""
-        self.query_one(OccupancyPane).show_report(report, ws.gpu.arch, note)
+        self.query_one(OccupancyPane).show_report(report, ws.gpu.arch, note, _predicted(ws, report))
         self.query_one(StatusLine).update_parts(
             numbers=f"{ws.gpu.sm} compile · {report.resources.source}"
         )
@@ -277,8 +336,11 @@ class Compiling(ScreenBase):
 
     @work(thread=True, exclusive=True, group="points", exit_on_error=False)
     def _points_worker(self, ws: Workspace, config: Config, name: str, choices: list[Any]) -> None:
+        worker = get_current_worker()
         points: list[tuple[int | str, float | None]] = []
         for value in choices:
+            if worker.is_cancelled:  # a newer request, or quitting
+                return
             cfg = {**config, name: value}
             key = config_key(cfg)
             report = ws.reports.get(key)
@@ -286,10 +348,14 @@ class Compiling(ScreenBase):
                 estimate = estimate_shared(cfg, ws.gpu)
                 try:
                     found = (
-                        None if estimate and estimate.verdict == "over" else cached_report(ws, cfg)
+                        None
+                        if estimate and estimate.verdict == "over"
+                        else cached_report(ws, cfg, lambda: worker.is_cancelled)
                     )
                 except WorkbenchError:
                     found = None
+                if worker.is_cancelled:
+                    return  # not read to the end: not known to be missing either
                 ws.peeked[key] = found.occupancy.fraction if found is not None else None
                 if found is not None:
                     ws.reports[key] = found

@@ -23,7 +23,7 @@ from workbench.tui.charts import axis_chart, hbar, kib, pct
 from workbench.tui.rendered import RenderedView
 from workbench.tui.style import Tones, tones
 
-MAX_COLUMNS = 32
+MIN_COLUMNS, MAX_COLUMNS = 32, 64  # columns per chart: as wide as the pane allows
 
 
 def _sweep(maximum: int, columns: int) -> list[int]:
@@ -39,8 +39,9 @@ def sweep_charts(
     arch: ArchLimits, threads: int, regs: int, shared: int, width: int, t: Tones
 ) -> RenderableType:
     """Occupancy vs registers/thread and vs shared bytes/block, the other held at its value."""
-    side_by_side = width >= 2 * (MAX_COLUMNS + 8) + 2
-    columns = MAX_COLUMNS if side_by_side else max(8, min(MAX_COLUMNS * 2, width - 26))
+    side_by_side = width >= 2 * (MIN_COLUMNS + 8) + 2
+    per_chart = (width - 2) // 2 if side_by_side else width
+    columns = max(8, min(MAX_COLUMNS, per_chart - 8))  # 8: the y axis and its labels
     reg_x = _sweep(arch.max_registers_per_thread, columns)
     smem_x = _sweep(arch.max_shared_per_block_optin, columns)
     charts = []
@@ -101,6 +102,7 @@ def render_report(
     t: Tones,
     points: tuple[str, list[tuple[Any, float | None]], Any] | None = None,
     estimate_note: str = "",
+    prediction: str = "",
 ) -> Group:
     res, occ, waves, waste = report.resources, report.occupancy, report.waves, report.waste
     sm = report.target.sm if report.target else arch.sm
@@ -163,6 +165,8 @@ def render_report(
         )
     if occ.reason:
         summary.add_row("why 0", Text(occ.reason, style=t.bad))
+    if prediction:
+        summary.add_row("model", Text(prediction, style=t.accent))
     threads = occ.warps_per_block * arch.warp_size
     parts: list[RenderableType] = [head, Text(""), bars, Text(""), summary, Text("")]
     parts.append(sweep_charts(arch, threads, res.registers, res.shared_bytes, width, t))
@@ -182,20 +186,32 @@ class OccupancyPane(RenderedView):
         self.arch: ArchLimits | None = None
         self.points: tuple[str, list[tuple[Any, float | None]], Any] | None = None
         self.estimate_note = ""
+        self.prediction = ""
         self.state = "waiting"  # waiting | pending | ready | failed
         self.status_text = ""  # the subtitle: what is compiling, or where the numbers came from
         self.message = ""  # what the pane says instead of a report (an error, a reason)
+        self.report_subtitle = ""
 
     def on_mount(self) -> None:
         self.show_renderable(Text(self.placeholder, style=tones(self.app).muted))
 
-    def show_report(self, report: InspectReport, arch: ArchLimits, estimate_note: str = "") -> None:
+    def show_report(
+        self, report: InspectReport, arch: ArchLimits, estimate_note: str = "", prediction: str = ""
+    ) -> None:
         self.report, self.arch, self.estimate_note = report, arch, estimate_note
+        self.prediction = prediction
         self.state = "ready"
         self.remove_class("-stale", "-failed")
         self.rebuild()
         config = short_config(report.config) if report.config else ""
-        self.subtitle(f"{config} · {'; '.join(report.provenance[:1])}"[:90])
+        self.report_subtitle = f"{config} · {'; '.join(report.provenance[:1])}"[:90]
+        self.subtitle(self.report_subtitle)
+
+    def show_current(self) -> None:
+        """The report on screen is the current config's again: undim it, nothing to draw."""
+        self.state = "ready"
+        self.remove_class("-stale")
+        self.subtitle(self.report_subtitle)
 
     def show_points(self, name: str, points: list[tuple[Any, float | None]], now: Any) -> None:
         self.points = (name, points, now) if points else None
@@ -237,6 +253,12 @@ class OccupancyPane(RenderedView):
         width = max(40, self.view_width)
         self.show_renderable(
             render_report(
-                self.report, self.arch, width, tones(self.app), self.points, self.estimate_note
-            )
+                self.report,
+                self.arch,
+                width,
+                tones(self.app),
+                self.points,
+                self.estimate_note,
+                self.prediction,
+            )  # fmt: skip
         )

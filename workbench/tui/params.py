@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +26,7 @@ from workbench.core.errors import ConfigError
 from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
 from workbench.tui.messages import ParamsChanged, RunRequested
+from workbench.tui.style import tones
 
 if TYPE_CHECKING:
     from workbench.kernel.kernelfile import Tunable
@@ -114,6 +116,9 @@ class ParamsPane(VerticalScroll, can_focus=False):
         self.errors: list[str] = []
         self.focused_name = ""
         self.fields_ready = False
+        self._shown: dict[str, tuple[str | None, str]] = {}  # name -> mark on screen
+        self.messages: dict[str, tuple[str, str]] = {}  # name -> (severity, message)
+        self._messages_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static("loading tunables…", id="params-empty")
@@ -128,6 +133,7 @@ class ParamsPane(VerticalScroll, can_focus=False):
     ) -> None:
         """Rebuild the fields for a kernel file's tunables, filled with `config`."""
         self.fields_ready = False  # Changed events from the old or half-built fields: ignored
+        self._shown, self.messages, self._messages_text = {}, {}, ""
         self.tunables, self.problem, self.gpu = tunables, problem, gpu
         await self.remove_children()
         rows: list[Widget] = []
@@ -153,8 +159,13 @@ class ParamsPane(VerticalScroll, can_focus=False):
                     if choices
                     else None,
                 )
-            rows.append(Horizontal(Label(t.name, classes="param-name"), field, classes="param-row"))
-            rows.append(Static("", id=f"msg-{t.name}", classes="param-msg"))
+            mark = Static("", id=f"mark-{t.name}", classes="param-mark")
+            rows.append(
+                Horizontal(Label(t.name, classes="param-name"), field, mark, classes="param-row")
+            )
+        # One box of fixed height for every field's message: a message that comes and goes
+        # must not change the layout (a relayout of the screen per keystroke made typing lag).
+        rows.append(Static("", id="param-messages"))
         if untunable:
             rows.append(Static("\n".join(f"⚠ {u}" for u in untunable), classes="param-untunable"))
         if not tunables:
@@ -237,19 +248,39 @@ class ParamsPane(VerticalScroll, can_focus=False):
             messages[key] = estimate.message()
             severities[key] = "error" if estimate.verdict == "over" else "warning"
         for t in self.tunables:
-            msg = self.query_one(f"#msg-{t.name}", Static)
-            field = self.query_one(f"#{field_id(t.name)}")
             sev = severities.get(t.name)
-            msg.update(f"{'✖' if sev == 'error' else '⚠'} {messages[t.name]}" if sev else "")
-            msg.set_class(sev == "error", "-error")
-            msg.set_class(sev == "warning", "-warning")
-            msg.display = sev is not None
-            field.set_class(sev == "error", "-invalid")
+            shown = (sev, messages.get(t.name, ""))
+            if self._shown.get(t.name) == shown:
+                continue  # unchanged: leave it alone
+            self._shown[t.name] = shown
+            mark = self.query_one(f"#mark-{t.name}", Static)
+            mark.update({"error": "✖", "warning": "⚠"}.get(sev or "", ""))
+            mark.set_class(sev == "error", "-error")
+            mark.set_class(sev == "warning", "-warning")
+            self.query_one(f"#{field_id(t.name)}").set_class(sev == "error", "-invalid")
+        self.messages = {k: (severities[k], messages[k]) for k in messages if k in severities}
+        self._show_messages()
         self.config = config
         self.ok = "error" not in severities.values()
         self.errors = [messages[k] for k, sev in severities.items() if sev == "error"]
         if announce:
             self.post_message(ParamsChanged(dict(config), self.ok, self.focused_name, self.errors))
+
+    def _show_messages(self) -> None:
+        """The focused field's message first, then errors, then warnings."""
+        t = tones(self.app)
+        order = sorted(
+            self.messages.items(),
+            key=lambda kv: (kv[0] != self.focused_name, kv[1][0] != "error"),
+        )
+        text = Text()
+        for _name, (sev, message) in order:
+            text.append("✖ " if sev == "error" else "⚠ ", t.bad if sev == "error" else t.warn)
+            text.append(message + "\n")
+        text.rstrip()
+        if text.plain != self._messages_text:
+            self._messages_text = text.plain
+            self.query_one("#param-messages", Static).update(text)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -262,6 +293,7 @@ class ParamsPane(VerticalScroll, can_focus=False):
         name = getattr(widget, "tunable", None)
         if name is not None and name.name != self.focused_name:
             self.focused_name = name.name
+            self._show_messages()
             self.post_message(
                 ParamsChanged(dict(self.config), self.ok, self.focused_name, self.errors)
             )

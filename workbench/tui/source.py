@@ -71,7 +71,9 @@ class SourcePane(ScrollView, can_focus=True):
         self.edited: set[int] = set()
         self.text = ""
         self.theme_name = ""  # the Pygments style in use (light or dark after the app's theme)
-        self._base: tuple[tuple[str, str], list[Strip]] | None = None  # (source, theme) -> code
+        self._base: tuple[tuple[str, str, tuple[str, ...]], list[Strip]] | None = None  # rows
+        self._line_cache: dict[tuple[int, int, int], Strip] = {}
+        self._number_style = Style()
         self.strips: list[Strip] = []
         self._message: Text | None = Text("loading the kernel file…")
 
@@ -112,39 +114,44 @@ class SourcePane(ScrollView, can_focus=True):
         options = console.options.update(width=width, no_wrap=True, overflow="crop", height=None)
         return [Strip(line) for line in console.render_lines(syntax, options, pad=True)]
 
+    def _row(self, number: int, digits: int, mark: Segment, code: Strip) -> Strip:
+        gutter = Strip([mark, Segment(f"{number:>{digits}} ", self._number_style)])
+        return Strip.join([gutter, code])
+
+    def _rows_for(self, text: str, theme: str, accent: str) -> list[Strip]:
+        code = self._code_strips(text, theme)
+        marked = tunable_lines(text, self.names)
+        digits = len(str(len(code)))
+        tunable, blank = Segment(TUNABLE, Style.parse(accent)), Segment(" ")
+        return [
+            self._row(i, digits, tunable if i in marked else blank, strip)
+            for i, strip in enumerate(code, 1)
+        ]
+
     def _draw(self) -> None:
+        """Rows of the unedited file are made once per file and theme; an edit makes only the
+        rows it changed (typing must not wait for the whole file)."""
         t = tones(self.app)
         self.theme_name = t.syntax_theme
-        key = (self.source, t.syntax_theme)
+        self._number_style = Style.parse(t.muted)
+        key = (self.source, t.syntax_theme, self.names)
         if self._base is None or self._base[0] != key:
-            self._base = (key, self._code_strips(self.source, t.syntax_theme))
-        base = self._base[1]
+            self._base = (key, self._rows_for(self.source, t.syntax_theme, t.accent))
         text_lines = self.text.splitlines()
-        if len(text_lines) == len(base):  # the usual bake: values rewritten in place
-            code = list(base)
-            for line in self.edited:
-                code[line - 1] = self._code_strips(text_lines[line - 1], t.syntax_theme, t.edited)[
-                    0
-                ]
-        else:  # lines added (a launch keyword): draw the whole baked text
-            code = self._code_strips(self.text, t.syntax_theme)
-        marked = tunable_lines(self.text, self.names)
-        digits = len(str(len(code)))
-        number = Style.parse(t.muted)
-        strips = []
-        for i, row in enumerate(code, 1):
-            if i in self.edited:
-                mark = Segment(EDITED, Style.parse(f"bold {t.warn}"))
-            elif i in marked:
-                mark = Segment(TUNABLE, Style.parse(t.accent))
-            else:
-                mark = Segment(" ")
-            gutter = Strip([mark, Segment(f"{i:>{digits}} ", number)])
-            strips.append(Strip.join([gutter, row]))
-        self._set_strips(strips)
+        if len(text_lines) == len(self._base[1]):  # the usual bake: values rewritten in place
+            rows = list(self._base[1])
+        else:  # lines added (a launch keyword): the whole baked text
+            rows = self._rows_for(self.text, t.syntax_theme, t.accent)
+        digits = len(str(len(rows)))
+        mark = Segment(EDITED, Style.parse(f"bold {t.warn}"))
+        for line in self.edited:
+            edited = self._code_strips(text_lines[line - 1], t.syntax_theme, t.edited)[0]
+            rows[line - 1] = self._row(line, digits, mark, edited)
+        self._set_strips(rows)
 
     def _set_strips(self, strips: list[Strip]) -> None:
         self.strips = strips
+        self._line_cache = {}
         width = max((s.cell_length for s in strips), default=0)
         self.virtual_size = Size(width, len(strips))
         self.refresh()
@@ -155,7 +162,13 @@ class SourcePane(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if index >= len(self.strips):
             return Strip.blank(width)
-        return self.strips[index].crop_extend(scroll_x, scroll_x + width, None)
+        key = (index, scroll_x, width)
+        cached = self._line_cache.get(key)
+        if cached is None:
+            cached = self._line_cache[key] = self.strips[index].crop_extend(
+                scroll_x, scroll_x + width, None
+            )
+        return cached
 
     def _reveal(self, line: int) -> None:
         top, height = self.scroll_y, self.scrollable_content_region.height

@@ -47,6 +47,7 @@ class Workspace:
     named_session: bool = False  # --session given: never move to a sibling file
     reports: dict[str, InspectReport] = field(default_factory=dict)  # config_key -> this run's
     peeked: dict[str, float | None] = field(default_factory=dict)  # config_key -> cached occupancy
+    in_process: bool = True  # cached configs are read here (off once a capture hangs)
 
     @property
     def trials(self) -> list[TrialResult]:

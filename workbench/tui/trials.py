@@ -190,9 +190,9 @@ class Trials(Compiling):
             column.prediction_note = "the trial has no compile record"
             return column
         try:
-            from workbench.analysis.model import predict
+            from workbench.analysis.model import predict_trial
 
-            column.prediction = predict(trial.inspect.replace(config=config), ws.problem, ws.gpu)
+            column.prediction = predict_trial(trial, ws.problem, ws.gpu, source=ws.kf.source)
         except Exception as err:  # the model refuses what it cannot predict (0 blocks/SM, ...)
             column.prediction_note = str(err).split("\n")[0][:120]
         return column

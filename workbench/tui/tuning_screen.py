@@ -33,8 +33,18 @@ LETTER_ACTIONS = {
 NEEDS_WORKSPACE = {"run", "ncu", "export", "save_as", "open_sweep"}
 
 
+class PaneTab(Tab):
+    """Tabs places its underline once its tabs are mounted; a tab not laid out by then has no
+    width and the underline sat at column 0 (now and then, at start). The active tab places it
+    again when it gets its width."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.has_class("-active"):
+            self.query_ancestor(Tabs)._highlight_active(animate=False)
+
+
 class TuningScreen(Actions):
-    AUTO_FOCUS = None  # nothing focused at first: the letter keys act at once
+    AUTO_FOCUS = ""  # nothing focused at first: the letter keys act at once (None: the app's)
     BINDINGS = [
         Binding("r", "run", "Run", tooltip="compile, check against PyTorch, time; autosaves"),
         Binding("escape", "cancel", "Cancel", tooltip="cancel the running trial or compile"),
@@ -43,7 +53,7 @@ class TuningScreen(Actions):
         Binding("n", "ncu", "NCU", tooltip="Nsight Compute's key metrics for this config"),
         Binding("p", "pick_problem", "Problem", tooltip="a KernelBench preset or a custom spec"),
         Binding("t", "pick_target", "Target", tooltip="the GPU to compile and compute occupancy for"),
-        Binding("o", "open_kernel", "Open", tooltip="open another KernelBench-format kernel file"),
+        Binding("o", "open_kernel", "Open", show=False, tooltip="open another KernelBench-format kernel file"),
         Binding("l", "toggle_log", "Log", tooltip="show or hide the log: compiles, workers, notices"),
         Binding("m", "toggle_maximize", "Maximise", tooltip="the focused pane fills the screen, or back"),
         Binding("w", "open_sweep", "Sweep", tooltip="sweep the space of configs (compile, rank, check or time); pick a row into the editor"),
@@ -63,7 +73,7 @@ class TuningScreen(Actions):
                 yield NcuPane(id="ncu")
             with Vertical(id="work"):
                 yield Tabs(
-                    *[Tab(f"{i} {TITLES[n]}", id=f"tab-{n}") for i, n in enumerate(PANES, 1)],
+                    *[PaneTab(f"{i} {TITLES[n]}", id=f"tab-{n}") for i, n in enumerate(PANES, 1)],
                     id="pane-tabs",
                 )
                 with Container(id="panes"):
@@ -73,7 +83,7 @@ class TuningScreen(Actions):
                     yield LogPane(self.book, id="log")
                     yield HistoryPane(id="history-box")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         for selector, title in (
