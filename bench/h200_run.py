@@ -306,7 +306,8 @@ def part_judge(deadline: float) -> dict[str, Any]:
     independent judge and with the workbench's own bench; and the CPU-vs-GPU error of each precision."""
     out: dict[str, Any] = {}
     judge = ROOT / "bench" / "kernelbench_judge.py"
-    for problem in ("L1/54", "L1/59", "L1/60", "L1/66"):
+    problems = os.environ.get("JUDGE_PROBLEMS", "L1/54,L1/59,L1/60,L1/66").split(",")
+    for problem in problems:
         session = f"fast3-{problem.lower().replace('/', '-')}.json"
         if left(deadline) < 40:
             SUMMARY["skipped"].append(f"judge {problem}: out of time")
@@ -330,11 +331,32 @@ def part_judge(deadline: float) -> dict[str, Any]:
             code, data, err = cli(
                 "bench", str(exported), "--problem", problem, "--gpu", GPU, "--json", timeout=180
             )
-            entry["workbench"] = {k: (data or {}).get(k) for k in ("status", "message", "kernelbench_timing", "timing", "baseline",
-                                                                    "kernelbench_speedup", "kernel_only_speedup", "correctness")}  # fmt: skip
+            keys = ("status", "message", "kernelbench_timing", "timing", "baseline", "kernelbench_speedup",
+                    "kernel_only_speedup", "correctness", "extra")  # fmt: skip
+            entry["workbench"] = {k: (data or {}).get(k) for k in keys}
+            # The same config as a sweep runs it: the kernel file and --config (baked in the worker).
+            session_data = json.loads((WORK / session).read_text())
+            best = _best_config(session_data)
+            if best:
+                code, data, err = cli("bench", str(ROOT / "kernels" / "conv3d_fast3.py"), "--problem", problem,
+                                      "--gpu", GPU, "--config", best, "--json", timeout=180)  # fmt: skip
+                entry["workbench_kernel_and_config"] = {
+                    "config": best,
+                    **{k: (data or {}).get(k) for k in keys},
+                }
         out[problem] = entry
         say(f"judge {problem}: {json.dumps(entry.get('judge'))[:200]}")
     return out
+
+
+def _best_config(session: dict[str, Any]) -> str:
+    """The config export wrote, as --config text: the header of the exported file names it."""
+    from workbench.session.store import Session
+
+    path = WORK / "_best.json"
+    path.write_text(json.dumps(session))
+    best = Session.load(path, readonly=True).best()
+    return ",".join(f"{k}={v}" for k, v in best.config.items()) if best else ""
 
 
 def precision_errors(deadline: float) -> dict[str, Any]:

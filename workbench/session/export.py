@@ -93,12 +93,8 @@ def top_configs(session: Session, k: int, kf: KernelFile, problem: Problem) -> l
     """The K fastest correct configs timed on a GPU, fastest first (the user's rule: 2-3)."""
     if k < 1:
         raise ExportError(f"--autotune {k}: give the number of configs to keep, e.g. --autotune 3")
-    ranked = sorted(
-        (t for t in session.trials if t.correct and t.measured_ms is not None),
-        key=lambda t: t.measured_ms or 0.0,
-    )
     seen: list[Config] = []
-    for trial in ranked:
+    for trial in session.ranked():  # by KernelBench's protocol, as best() ranks them
         full = kf.full_config(problem, dict(trial.config))
         if full not in seen:
             seen.append(full)

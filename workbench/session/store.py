@@ -323,10 +323,16 @@ class Session:
         raise SessionError(f"{self.path} has no trial {trial_id} (trials: {ids})")
 
     def best(self) -> TrialResult | None:
-        """The fastest correct config measured on a GPU (interpreter trials never count), as its
-        fastest trial. Ranked by KernelBench's protocol, the mean of the config's full runs, where
-        any config has one: a sweep screens by kernel-only time, which is not KernelBench's score
-        and must not outrank it. Sessions without any full run rank by kernel-only time."""
+        """The fastest correct config measured on a GPU, as its fastest trial (see ranked())."""
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def ranked(self) -> list[TrialResult]:
+        """One trial per correct config measured on a GPU (interpreter trials never count),
+        fastest config first. Ranked by KernelBench's protocol, the mean of the config's full
+        runs, where any config has one: a sweep screens by kernel-only time, which is not
+        KernelBench's score and must not outrank it. Sessions without any full run rank by
+        kernel-only time. Each config is given as its fastest trial."""
         correct = [t for t in self.trials if t.correct and t.measured_ms is not None]
         full = [t for t in correct if t.kernelbench_ms is not None]
         runs: dict[str, list[tuple[float, int, TrialResult]]] = {}
@@ -334,10 +340,8 @@ class Session:
             ms = t.kernelbench_ms if full else t.measured_ms
             if ms is not None:
                 runs.setdefault(config_key(t.config), []).append((ms, t.id or 0, t))
-        if not runs:
-            return None
-        key = min(runs, key=lambda k: (statistics.fmean(r[0] for r in runs[k]), min(runs[k])[1]))
-        return min(runs[key], key=lambda r: (r[0], r[1]))[2]
+        order = sorted(runs.values(), key=lambda r: (statistics.fmean(x[0] for x in r), min(r)[1]))
+        return [min(r, key=lambda x: (x[0], x[1]))[2] for r in order]
 
     def latest(self) -> TrialResult | None:
         return self.trials[-1] if self.trials else None
