@@ -80,6 +80,8 @@ ROUND1 = [
     ("f4-k16s2", F4, dict(NUM_STAGES=2), ALL),
     ("f4-dots2-k16s2", F4, dict(DOTS=2, NUM_STAGES=2), NO59),  # one 16-byte A tile, 2 dots
     ("f4-pairs-k16s3", F4, dict(UNFOLD=0), NO59),  # fast3's gather count, no split, 2 dots
+    ("f4-k16s3-rows64", F4, dict(ROW_W=64), ("L1/54", "L1/60")),  # fast3's tile (vs the
+    ("f4-k16s3-rows128", F4, dict(ROW_W=128), ("L1/66",)),  # output-plane default)
     ("f4-k32s2", F4, dict(BLOCK_K=32, NUM_STAGES=2), ALL),
     ("f4-m256w8s3", F4, dict(BLOCK_M=256, NUM_WARPS=8), ALL),  # weights read once per 256
     ("f4-k16s3-plainlaunch", F4, dict(FAST_LAUNCH=0), ("L1/54", "L1/59", "L1/66")),
@@ -146,6 +148,23 @@ def prewarm(jobs: list[tuple[str, str]], n: int, round_no: int, dry: bool) -> di
             running.remove(item)
         time.sleep(0.2)
     return dict(prewarm_s=round(time.time() - t, 1), prewarm_failed=failed)
+
+
+def pack_ms(problem, stem: str, consts: dict, x) -> float | None:
+    """Kernel-only ms of fast4's pack launch alone (do_bench median), on the seed-42 input: what
+    the per-call split of x costs inside the variant's kernel-only time."""
+    mod = f3x.load_as_kernelbench(f3x.kernel_source(stem, consts, problem))
+    torch.manual_seed(kb.SEED)
+    model = mod.ModelNew(*problem.model_init_inputs()).to(f3x.DEV)
+    with torch.no_grad():
+        model(x)
+    plan = next(iter(mod._PLANS.values()))
+    xp_numel, pack = plan[1], plan[-2]
+    buf = torch.empty(xp_numel, device=x.device, dtype=torch.bfloat16)
+    if f3x.SMOKE:
+        pack(x.contiguous(), buf)
+        return None
+    return f3x.time_kernel_only(lambda: pack(x.contiguous(), buf)).median_ms
 
 
 def main(args: argparse.Namespace) -> None:
@@ -217,12 +236,20 @@ def main(args: argparse.Namespace) -> None:
                            trace=traceback.format_exc()[-1500:])  # fmt: skip
             rec["problem"], rec["config"], rec["wall_s"] = pid, consts, round(time.time() - t, 1)
             rec["cudnn_kb_ms"] = cudnn[pid]
+            if label == "f4-k16s3" and rec.get("kernelbench_pass"):
+                try:
+                    rec["pack_kernel_only_ms"] = pack_ms(
+                        problem, stem, dry_consts(stem, consts), ref[4]
+                    )
+                except Exception as err:  # an extra, never a reason to lose the record
+                    rec["pack_error"] = f"{type(err).__name__}: {err}"[:300]
             if rec.get("kb_ms") and cudnn[pid]:
                 rec["speedup_kb"] = cudnn[pid] / rec["kb_ms"]
             emit(rec)
             regs = [(k.get("n_regs"), k.get("shared")) for k in rec.get("kernels", [])]
             print(
                 f"  {pid} {label:26s} pass={rec.get('kernelbench_pass')} kb={rec.get('kb_ms')} "
+                f"pack={rec.get('pack_kernel_only_ms')} {rec.get('pack_error', '')}"
                 f"ko={rec.get('kernel_only_ms')} host_us={rec.get('host_us')} "
                 f"err64={rec.get('max_abs_vs_fp64')} regs/smem={regs} {rec['wall_s']}s "
                 f"{rec.get('error', '') or rec.get('failure', '')}"[:400],

@@ -16,7 +16,10 @@ shared-memory read, a bf16 split and a register operand for every tap; docs/perf
   significant bits; passes KernelBench's 1e-4) and no split or register operand in the K loop:
   the A and B tiles go to shared memory by cp.async (NUM_STAGES deep) and wgmma reads them there;
 - padding is done by the pack (zeros), so it costs no extra pass; stride, dilation and bias are
-  supported; the M tile is fast3's (rows or plane mode, ROW_W: -1 auto, 0 plane, > 0 rows);
+  supported. The M tile (ROW_W): -1 (default) BLOCK_M consecutive points of one (n, od) output
+  plane (the A loads run along K, so the points need not be contiguous in x: the stores are
+  contiguous 16-byte runs and no point is computed and dropped), 0 fast3's input-plane mode,
+  > 0 fast3's rows of ROW_W points;
 - ROLLED: 1 passes the K loop's bound at run time (ptxas keeps a loop), 0 as a constant (ptxas
   unrolls it whole), -1 (auto) rolls from 9 K steps on; MAXNREG > 0 caps registers per thread;
 - per call: the xp and output allocations (caching allocator) and two launches. The packed weight
@@ -248,10 +251,23 @@ def _tile_positions(
     BLOCK_M: tl.constexpr,
 ):
     """(image, x offset of each point's tap 0 inside the image, load mask, y offset inside the
-    image, store mask) of tile `pid` (conv3d_fast3's tiles: plane mode BW == 0, else rows)."""
+    image, store mask) of tile `pid`. BW == -1: output plane, BLOCK_M consecutive q = oh * WO + ow
+    of one (n, od) output plane (the A loads run along K, so the points need not be contiguous in
+    x; the stores are contiguous runs, no point is wasted); BW == 0: conv3d_fast3's plane mode
+    (q = oh * W + w over the input's row width, w >= WO computed and dropped); BW > 0: rows."""
     idx = tl.arange(0, BLOCK_M)
     UNIT_Q: tl.constexpr = STR_H == 1 and STR_W == 1
-    if BW == 0:
+    if BW == -1:
+        TILES_O: tl.constexpr = (HO * WO + BLOCK_M - 1) // BLOCK_M
+        plane = pid // TILES_O
+        q = (pid - plane * TILES_O) * BLOCK_M + idx
+        oh = tl.minimum(q // WO, HO - 1)
+        w = q - (q // WO) * WO
+        xq = oh * (STR_H * SXH) + w * STR_W
+        load_ok = q < HO * WO
+        ypos = q
+        valid = q < HO * WO
+    elif BW == 0:
         WV: tl.constexpr = W if UNIT_Q else WO
         TILES_Q: tl.constexpr = (HO * WV + BLOCK_M - 1) // BLOCK_M
         plane = pid // TILES_Q
@@ -321,7 +337,7 @@ def _conv3d_fast4_kernel(
     STR_D: tl.constexpr,
     STR_H: tl.constexpr,
     STR_W: tl.constexpr,
-    AUTO_BW: tl.constexpr,
+    BW: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
@@ -330,7 +346,6 @@ def _conv3d_fast4_kernel(
     ROLLED: tl.constexpr,
     DOTS: tl.constexpr,
 ):
-    BW: tl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
     pid = tl.program_id(0)
     pid_n = tl.program_id(1)
     img, xoff, load_ok, yoff, valid = _tile_positions(
@@ -503,7 +518,9 @@ class _Launcher:
 
 
 def _grid(bm, bn, bw, n, do, tiles_plane, ho, wo, c_out):
-    if bw == 0:
+    if bw == -1:
+        tiles = triton.cdiv(ho * wo, bm)
+    elif bw == 0:
         tiles = triton.cdiv(tiles_plane, bm)
     else:
         tiles = triton.cdiv(ho, max(bm // bw, 1)) * triton.cdiv(wo, bw)
@@ -551,8 +568,12 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
             f"conv3d_fast4: BLOCK_K must be >= 16 with UNFOLD = 1 and DOTS = 3, got {BLOCK_K}"
         )
     unit_q = stride[1] == 1 and stride[2] == 1
-    auto_bw = 0 if unit_q and wo == w else min(triton.next_power_of_2(wo), 128)
-    bw = ROW_W if ROW_W >= 0 else min(auto_bw, BLOCK_M)
+    if ROW_W < -1 or (ROW_W > 0 and (ROW_W & (ROW_W - 1) or BLOCK_M % ROW_W)):
+        raise ValueError(
+            f"conv3d_fast4: ROW_W must be -1 (output plane), 0 (input plane) or a power of 2 "
+            f"dividing BLOCK_M, got {ROW_W!r}"
+        )
+    bw = ROW_W
     plane_w = w if unit_q else wo
     if ROLLED not in (-1, 0, 1):
         raise ValueError(f"conv3d_fast4: ROLLED must be -1 (auto), 0 or 1, got {ROLLED!r}")
@@ -564,7 +585,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
+        BW=bw, HAS_BIAS=has_bias, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
         ROW_W=ROW_W, ROLLED=rolled, DOTS=DOTS, num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
     if MAXNREG:  # a register cap per thread (more blocks per SM; may spill)

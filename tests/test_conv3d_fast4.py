@@ -57,6 +57,8 @@ CHILD = textwrap.dedent(
         ("plane_forced_stride", {"ROW_W": 0}, 1, 2, 3, (2, 2, 2), (4, 6, 7), (1, 2, 2), 0, 1,
          False),
         ("rows8_forced", {"ROW_W": 8}, 1, 3, 4, (2, 2, 3), (3, 5, 19), 1, 0, 1, True),
+        ("rows16_stride_pairs", {"ROW_W": 16, "UNFOLD": 0}, 1, 2, 3, (2, 2, 3), (4, 6, 21),
+         (1, 2, 2), 1, 1, False),
     ]
     res = {}
     torch.manual_seed(0)
@@ -138,7 +140,9 @@ CHILD = textwrap.dedent(
     errors["dots"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
     cf.DOTS, cf.ROLLED = BASE["DOTS"], 2
     errors["rolled"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
-    cf.ROLLED = BASE["ROLLED"]
+    cf.ROLLED, cf.ROW_W = BASE["ROLLED"], 12
+    errors["row_w"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
+    cf.ROW_W = BASE["ROW_W"]
     print(json.dumps(dict(cases=res, cache=cache, nonfinite=nonfinite, seen=seen, seeded=seeded,
                           errors=errors)))
     """
@@ -158,6 +162,7 @@ CASES = [
     "same_padding",
     "plane_forced_stride",
     "rows8_forced",
+    "rows16_stride_pairs",
 ]
 
 
@@ -202,6 +207,7 @@ def test_seeded_weights_match_nn_conv3d(child_result):
         ("block_k_unfold", "UNFOLD"),
         ("dots", "DOTS"),
         ("rolled", "ROLLED"),
+        ("row_w", "ROW_W"),
     ],
 )
 def test_unsupported_cases_raise_clear_error(child_result, label, word):
