@@ -18,8 +18,9 @@ built first (held on the GPU), then the variants run in priority order across th
 deadline (--deadline-s, default 380 s from start) stops starting new ones, and what was measured
 is still written.
 Writes $OUT/fast4-results.json (env, every record, summary) and $OUT/fast4.jsonl (one record per
-line as measured), and prints a table last.
-`--round 2` takes the round-2 variant list. `--dry-run` runs the same path on this CPU in
+line as measured), and prints a table last. The pack kernel's own kernel-only ms (for f4-k16s3)
+and the f4-k16s3-outplane variant were added after the H200 run of 2026-12-02.
+`--only a,b` runs those variants (and the control). `--dry-run` runs the same path on this CPU in
 Triton's interpreter on the problems' reduced shapes, one fast4 variant and the control, no
 timing (a check of this script, not a measurement).
 """
@@ -44,7 +45,6 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ".")))
     ap.add_argument("--dry-run", action="store_true", help="CPU interpreter, reduced shapes")
-    ap.add_argument("--round", type=int, default=1, choices=(1, 2))
     ap.add_argument("--problems", default="L1/54,L1/59,L1/60,L1/66")
     ap.add_argument("--only", default="", help="comma-separated variant labels (default: all)")
     ap.add_argument("--jobs", type=int, default=10, help="parallel compile workers (0: none)")
@@ -74,26 +74,27 @@ F3, F4 = "conv3d_fast3", "conv3d_fast4"
 ALL = ("L1/54", "L1/59", "L1/60", "L1/66")
 NO59 = ("L1/54", "L1/60", "L1/66")
 # (label, kernel stem, config-block constants, problems), in priority order within a problem.
-ROUND1 = [
+# The list run on the H200 on 2026-12-02 (docs/performance.md, fast4-explore-h200-2026-12-02.json),
+# plus the last entry.
+VARIANTS = [
     ("f3-defaults", F3, {}, ALL),  # the control: today's best single config
     ("f4-k16s3", F4, {}, ALL),  # fast4 defaults: rows unfolded (pairs on L1/59), 3 dots
     ("f4-k16s2", F4, dict(NUM_STAGES=2), ALL),
     ("f4-dots2-k16s2", F4, dict(DOTS=2, NUM_STAGES=2), NO59),  # one 16-byte A tile, 2 dots
     ("f4-pairs-k16s3", F4, dict(UNFOLD=0), NO59),  # fast3's gather count, no split, 2 dots
-    ("f4-k16s3-rows64", F4, dict(ROW_W=64), ("L1/54", "L1/60")),  # fast3's tile (vs the
-    ("f4-k16s3-rows128", F4, dict(ROW_W=128), ("L1/66",)),  # output-plane default)
     ("f4-k32s2", F4, dict(BLOCK_K=32, NUM_STAGES=2), ALL),
     ("f4-m256w8s3", F4, dict(BLOCK_M=256, NUM_WARPS=8), ALL),  # weights read once per 256
     ("f4-k16s3-plainlaunch", F4, dict(FAST_LAUNCH=0), ("L1/54", "L1/59", "L1/66")),
     ("f4-dots2-k16s3", F4, dict(DOTS=2), ("L1/60", "L1/66")),
     ("f4-k16s4", F4, dict(NUM_STAGES=4), ("L1/66",)),
     ("f4-k16s3-unrolled", F4, dict(ROLLED=0), ("L1/60", "L1/66")),  # ptxas unrolls 23 steps
+    # added after the H200 run of 2026-12-02 (not measured yet): output-plane tiles
+    ("f4-k16s3-outplane", F4, dict(ROW_W=-2), ALL),
 ]
-ROUND2 = ROUND1  # replaced once round 1's results are in
 
 
-def variants(round_no: int, only: str) -> list[tuple[str, str, dict, tuple[str, ...]]]:
-    vs = ROUND1 if round_no == 1 else ROUND2
+def variants(only: str) -> list[tuple[str, str, dict, tuple[str, ...]]]:
+    vs = VARIANTS
     if only:
         keep = set(only.split(","))
         vs = [v for v in vs if v[0] in keep or v[0] == "f3-defaults"]
@@ -110,9 +111,9 @@ def problem_of(pid: str):
     return problem.reduced() if f3x.SMOKE else problem
 
 
-def warm_one(pid: str, label: str, round_no: int) -> None:
+def warm_one(pid: str, label: str) -> None:
     """Compile one variant's kernels by one forward on the problem's shape (a worker process)."""
-    stem, consts = next((v[1], v[2]) for v in variants(round_no, "") if v[0] == label)
+    stem, consts = next((v[1], v[2]) for v in variants("") if v[0] == label)
     problem = problem_of(pid)
     mod = f3x.load_as_kernelbench(f3x.kernel_source(stem, dry_consts(stem, consts), problem))
     torch.manual_seed(kb.SEED)
@@ -123,7 +124,7 @@ def warm_one(pid: str, label: str, round_no: int) -> None:
     f3x.sync()
 
 
-def prewarm(jobs: list[tuple[str, str]], n: int, round_no: int, dry: bool) -> dict:
+def prewarm(jobs: list[tuple[str, str]], n: int, dry: bool) -> dict:
     """Run warm_one for every job in up to n worker processes; returns seconds and failures."""
     t, running, failed = time.time(), [], []
     queue = list(jobs)
@@ -131,7 +132,7 @@ def prewarm(jobs: list[tuple[str, str]], n: int, round_no: int, dry: bool) -> di
     while queue or running:
         while queue and len(running) < n:
             pid, label = queue.pop(0)
-            cmd = [sys.executable, __file__, "--warm-one", pid, label, "--round", str(round_no)]
+            cmd = [sys.executable, __file__, "--warm-one", pid, label]
             cmd += ["--dry-run"] if dry else []
             p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             running.append((p, pid, label, time.time()))
@@ -171,7 +172,7 @@ def main(args: argparse.Namespace) -> None:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     jsonl = out / "fast4.jsonl"
-    vs = variants(args.round, args.only)
+    vs = variants(args.only)
     if f3x.SMOKE:
         from workbench.runner.tf32 import emulating_gpu_dot
 
@@ -185,7 +186,7 @@ def main(args: argparse.Namespace) -> None:
     problems = args.problems.split(",")
     env = dict(kind="env", device=dev_name, sms=sms, torch=torch.__version__,
                triton=triton.__version__, cudnn=torch.backends.cudnn.version(),
-               date=time.strftime("%Y-%m-%d %H:%M:%S"), round=args.round,
+               date=time.strftime("%Y-%m-%d %H:%M:%S"),
                protocol=kb.PROTOCOL, dry_run=bool(f3x.SMOKE))  # fmt: skip
     records: list[dict] = [env]
 
@@ -199,7 +200,7 @@ def main(args: argparse.Namespace) -> None:
     if f3x.SMOKE:
         jobs = jobs[-1:]  # the path checked once; the interpreter has no compile to warm
     if args.jobs > 0:
-        warm = prewarm(jobs, args.jobs, args.round, bool(f3x.SMOKE))
+        warm = prewarm(jobs, args.jobs, bool(f3x.SMOKE))
         env.update(warm)
         print(f"prewarm: {warm['prewarm_s']} s, {len(warm['prewarm_failed'])} failed", flush=True)
     deadline = T0 + args.deadline_s
@@ -328,6 +329,6 @@ def summarize(records: list[dict]) -> dict:
 if __name__ == "__main__":
     assert ARGS is not None
     if ARGS.warm_one:
-        warm_one(ARGS.warm_one[0], ARGS.warm_one[1], ARGS.round)
+        warm_one(ARGS.warm_one[0], ARGS.warm_one[1])
     else:
         main(ARGS)

@@ -16,10 +16,11 @@ shared-memory read, a bf16 split and a register operand for every tap; docs/perf
   significant bits; passes KernelBench's 1e-4) and no split or register operand in the K loop:
   the A and B tiles go to shared memory by cp.async (NUM_STAGES deep) and wgmma reads them there;
 - padding is done by the pack (zeros), so it costs no extra pass; stride, dilation and bias are
-  supported. The M tile (ROW_W): -1 (default) BLOCK_M consecutive points of one (n, od) output
-  plane (the A loads run along K, so the points need not be contiguous in x: the stores are
-  contiguous 16-byte runs and no point is computed and dropped), 0 fast3's input-plane mode,
-  > 0 fast3's rows of ROW_W points;
+  supported. The M tile (ROW_W): -1 (default, as measured) fast3's choice (its input-plane
+  mode where Wo == W, else rows of next_pow2(Wo) points), 0 fast3's input-plane mode, > 0 rows
+  of ROW_W points, -2 BLOCK_M consecutive points of one (n, od) output plane (the A loads run
+  along K, so the points need not be contiguous in x: the stores are contiguous 16-byte runs and
+  no point is computed and dropped; added after the H200 run, not measured);
 - ROLLED: 1 passes the K loop's bound at run time (ptxas keeps a loop), 0 as a constant (ptxas
   unrolls it whole), -1 (auto) rolls from 9 K steps on; MAXNREG > 0 caps registers per thread;
 - per call: the xp and output allocations (caching allocator) and two launches. The packed weight
@@ -27,6 +28,11 @@ shared-memory read, a bf16 split and a register operand for every tap; docs/perf
   compiled kernels through their cached handles with positional arguments where every pointer is
   16-byte aligned (Triton's launcher binds ~40 keyword arguments per call otherwise; in Triton's
   interpreter the plain launch is always used).
+Measured on the H200 by KernelBench's protocol (2026-12-02, docs/performance.md): correct on
+L1/54, 59, 60, 66, but slower than conv3d_fast3 on three of them (defaults 0.871 / 1.306 / 1.729
+ms against fast3's 0.689 / 0.994 / 1.658) and faster only on L1/66 (BLOCK_M=256, NUM_WARPS=8:
+0.793 against 0.850 ms); what bounds it there: the pack pass and L2 bytes (no L1 reuse of the
+unfolded rows, the weights re-read per tile).
 Rejected with a clear ValueError: groups != 1, padding_mode other than 'zeros', non-float32
 tensors, a weight whose in_channels differ from x's, a packed x of 2**31 elements or more, a
 BLOCK_K that is not a power of 2 in 8..256 (>= 16 with UNFOLD = 1), UNFOLD or ROLLED out of range.
@@ -251,13 +257,13 @@ def _tile_positions(
     BLOCK_M: tl.constexpr,
 ):
     """(image, x offset of each point's tap 0 inside the image, load mask, y offset inside the
-    image, store mask) of tile `pid`. BW == -1: output plane, BLOCK_M consecutive q = oh * WO + ow
+    image, store mask) of tile `pid`. BW == -2: output plane, BLOCK_M consecutive q = oh * WO + ow
     of one (n, od) output plane (the A loads run along K, so the points need not be contiguous in
     x; the stores are contiguous runs, no point is wasted); BW == 0: conv3d_fast3's plane mode
     (q = oh * W + w over the input's row width, w >= WO computed and dropped); BW > 0: rows."""
     idx = tl.arange(0, BLOCK_M)
     UNIT_Q: tl.constexpr = STR_H == 1 and STR_W == 1
-    if BW == -1:
+    if BW == -2:
         TILES_O: tl.constexpr = (HO * WO + BLOCK_M - 1) // BLOCK_M
         plane = pid // TILES_O
         q = (pid - plane * TILES_O) * BLOCK_M + idx
@@ -518,7 +524,7 @@ class _Launcher:
 
 
 def _grid(bm, bn, bw, n, do, tiles_plane, ho, wo, c_out):
-    if bw == -1:
+    if bw == -2:
         tiles = triton.cdiv(ho * wo, bm)
     elif bw == 0:
         tiles = triton.cdiv(tiles_plane, bm)
@@ -568,12 +574,13 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
             f"conv3d_fast4: BLOCK_K must be >= 16 with UNFOLD = 1 and DOTS = 3, got {BLOCK_K}"
         )
     unit_q = stride[1] == 1 and stride[2] == 1
-    if ROW_W < -1 or (ROW_W > 0 and (ROW_W & (ROW_W - 1) or BLOCK_M % ROW_W)):
+    if ROW_W < -2 or (ROW_W > 0 and (ROW_W & (ROW_W - 1) or BLOCK_M % ROW_W)):
         raise ValueError(
-            f"conv3d_fast4: ROW_W must be -1 (output plane), 0 (input plane) or a power of 2 "
-            f"dividing BLOCK_M, got {ROW_W!r}"
+            f"conv3d_fast4: ROW_W must be -1 (auto), -2 (output plane), 0 (input plane) or a "
+            f"power of 2 dividing BLOCK_M, got {ROW_W!r}"
         )
-    bw = ROW_W
+    auto_bw = 0 if unit_q and wo == w else min(triton.next_power_of_2(wo), 128, BLOCK_M)
+    bw = auto_bw if ROW_W == -1 else ROW_W
     plane_w = w if unit_q else wo
     if ROLLED not in (-1, 0, 1):
         raise ValueError(f"conv3d_fast4: ROLLED must be -1 (auto), 0 or 1, got {ROLLED!r}")

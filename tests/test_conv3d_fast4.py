@@ -59,6 +59,9 @@ CHILD = textwrap.dedent(
         ("rows8_forced", {"ROW_W": 8}, 1, 3, 4, (2, 2, 3), (3, 5, 19), 1, 0, 1, True),
         ("rows16_stride_pairs", {"ROW_W": 16, "UNFOLD": 0}, 1, 2, 3, (2, 2, 3), (4, 6, 21),
          (1, 2, 2), 1, 1, False),
+        ("out_plane", {"ROW_W": -2}, 2, 3, 4, (2, 3, 5), (3, 5, 9), 1, 0, 1, True),
+        ("out_plane_stride_pad_dil", {"ROW_W": -2}, 1, 2, 5, (2, 3, 2), (5, 6, 7), (1, 2, 1),
+         (1, 0, 2), (2, 1, 2), True),
     ]
     res = {}
     torch.manual_seed(0)
@@ -163,6 +166,8 @@ CASES = [
     "plane_forced_stride",
     "rows8_forced",
     "rows16_stride_pairs",
+    "out_plane",
+    "out_plane_stride_pad_dil",
 ]
 
 
