@@ -25,6 +25,9 @@ L1 = [pid for pid in PRESETS if pid.startswith("L1/")]
 CASES = [("conv3d_igemm", pid) for pid in PRESETS] + [
     (name, pid) for name in ("conv3d_fast", "conv3d_fast2") for pid in L1
 ]
+# 25 full-size compiles: ~40 s on a cold Triton cache here (`-m slow`, run by CI, and again with
+# Triton 3.6)
+pytestmark = pytest.mark.slow
 SPILLING = {"BLOCK_M": 256}  # the old default: spilled 72 B on L1/66 with Triton 3.9
 
 

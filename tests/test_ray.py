@@ -30,6 +30,9 @@ from workbench.runner.ray import RayRunner  # noqa: E402
 from workbench.search.sweep import Sweep, SweepResult, SweepSpec, build_space  # noqa: E402
 from workbench.session.store import Session  # noqa: E402
 
+# A cluster start and real interpreter trials in Ray workers: ~60 s cold here (`-m slow`, run by CI)
+pytestmark = pytest.mark.slow
+
 TINY = "N=1,Ci=2,Co=8,D=4,H=4,W=5,k=3,pad=1"
 SMALL = "BLOCK_M=32,64;BLOCK_N=16;BLOCK_K=16;num_warps=2,4;num_stages=1;precision=tf32x3"
 GPUS = 4

@@ -22,14 +22,9 @@ GPU = find_gpu("4090")
 TINY = parse_problem("N=2,Ci=3,Co=5,D=5,H=6,W=7,k=3,bias=1")
 GOOD = {"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16, "num_warps": 2, "num_stages": 1,
         "precision": "tf32x3"}  # fmt: skip
-TOO_BIG = {
-    **GOOD,
-    "BLOCK_M": 128,
-    "BLOCK_N": 128,
-    "BLOCK_K": 64,
-    "num_stages": 4,
-    "precision": "ieee",
-}
+# 112 KB of shared memory (Triton 3.6 and 3.9) against the 4090's 99 KB, in a tile that compiles
+# in 5 s cold here (the 128x128x64 ieee tile it replaces: ~110 s on a cold cache)
+TOO_BIG = {**GOOD, "BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 64, "num_warps": 4, "num_stages": 8}
 INVALID = {**GOOD, "BLOCK_M": 48}
 
 

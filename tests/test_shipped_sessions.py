@@ -37,6 +37,7 @@ def test_every_shipped_session_loads(path):
         assert session.best() is not None, f"{path.name} has no correct timed trial"
 
 
+@pytest.mark.slow  # three sm_90 compiles of full-size configs: ~24 s on a cold Triton cache here
 def test_simulated_replay_of_the_shipped_session_passes(capsys, bench_cache):
     # Trials 1 (ok), 7 (out of resources, recorded) and 8 (ok): the interpreter on the reduced
     # problem for the good ones, a recompile for sm_90 for all of them.

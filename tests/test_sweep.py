@@ -184,6 +184,7 @@ def test_interpreter_sweep_checks_the_top_k(tmp_path: Path, bench_cache: Path) -
 
 
 # --- resume after SIGKILL -------------------------------------------------------------------------
+@pytest.mark.slow  # cold compiles by design (the kill must land mid-stage): ~20 s here
 def test_sigkilled_sweep_resumes_with_exactly_the_space(tmp_path: Path) -> None:
     cache = tmp_path / "cold-cache"  # cold compiles, so the kill lands mid-stage
     space = (
