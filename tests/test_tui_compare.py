@@ -115,6 +115,24 @@ async def test_b_on_a_history_row_pins_the_baseline_beside_current_and_previous(
         expected = compare(current, baseline)
         assert f"vs baseline #3: {expected.change_pct:+.1f}%" in text
         assert str(table.get_row_at(2)[0]) == f"{PINNED}3"
+        # Too narrow for three trials side by side (100 columns): the previous one leaves the
+        # table, and says so, rather than every column being cut off with an ellipsis.
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        s.action_show_pane("compare")  # the 2 key: the Compare tab of the narrow layout
+        await pilot.pause()
+        await wait_for(pilot, lambda: "too narrow" in pane_text(s.query_one(ComparePane)))
+        narrow = pane_text(s.query_one(ComparePane))
+        header = next(line for line in narrow.splitlines() if "current #8" in line)
+        assert "baseline #3" in header and "previous #6" not in header
+        assert "previous #6: too narrow to show side by side" in narrow
+        assert "vs previous #6: " in narrow  # its change is still said
+        table_rows = narrow.split("previous #6: too narrow")[0]
+        assert "…" not in table_rows, table_rows
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        await wait_for(pilot, lambda: "too narrow" not in pane_text(s.query_one(ComparePane)))
+        table.focus()
         table.move_cursor(row=2)
         await pilot.press("b")  # again: unpinned
         await pilot.pause()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -147,6 +147,21 @@ def comparison_table(columns: list[Column], t: Tones) -> Table:
     return table
 
 
+def table_width(columns: list[Column], t: Tones) -> int:
+    return Console(width=10_000).measure(comparison_table(columns, t)).maximum
+
+
+def fitting_columns(
+    columns: list[Column], t: Tones, width: int
+) -> tuple[list[Column], list[Column]]:
+    """The columns whose table fits `width` (the current trial and the baseline are kept last),
+    and those left out: a table cut off with … is not readable."""
+    shown = list(columns)
+    while len(shown) > 2 and table_width(shown, t) > width:
+        shown.pop()  # the previous trial goes first: the baseline is what the user pinned
+    return shown, [c for c in columns if c not in shown]
+
+
 def headline(current: Column, other_column: Column, compared: Comparison, t: Tones) -> Text:
     """ "vs baseline #2: 12.5% faster (changed BLOCK_M, num_warps)" in the change's colour."""
     other, label = other_column.trial, other_column.label
@@ -228,7 +243,15 @@ class ComparePane(RenderedView):
         if not any(c.label == "baseline" for c in columns):
             heads.append(Text("no baseline pinned: b on a history row pins one", style=t.muted))
         failed = [] if current.trial.ok else [failure_text(current.trial, t)]
-        body: list[RenderableType] = [comparison_table(columns, t), Text(""), *failed, *heads]
+        shown, left_out = fitting_columns(columns, t, self.view_width)
+        body: list[RenderableType] = [comparison_table(shown, t)]
+        if left_out:
+            body.append(Text(
+                f"{', '.join(f'{c.label} #{c.trial.id}' for c in left_out)}: too narrow to show"
+                " side by side here (m maximises the pane); its change is in the line below",
+                style=t.muted,
+            ))  # fmt: skip
+        body += [Text(""), *failed, *heads]
         body.append(provenance(columns, t))
         self.show_renderable(Group(*body))
         self._subtitle(
