@@ -323,6 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> int:
+    """The program: `conv3d-bench` and `python -m workbench`. main() once, then every worker
+    ended on every exit path (return, error, Ctrl-C, SIGTERM) while the main thread unwinds,
+    before Python joins the threads that supervise them."""
+    from workbench.runner.process import end_all_for_exit
+
+    try:
+        return main()
+    finally:
+        end_all_for_exit()
+
+
 def main(argv: list[str] | None = None) -> int:
     from workbench.runner.process import exit_on_sigterm
 

@@ -63,6 +63,8 @@ def spawn(
 ) -> Worker:
     """Start a worker. `direct`: it is our own child, so its watchdog is told our pid (under a
     wrapper such as ncu it watches the wrapper, its parent)."""
+    if _exiting:  # a supervising thread must not start one after the exit paths ran
+        raise RuntimeError("the workbench is exiting: no new worker is started")
     child_env = dict(os.environ if env is None else env)
     child_env.pop(PARENT_PID_ENV, None)
     if direct:
@@ -82,6 +84,10 @@ def spawn(
     worker = Worker(proc, err_file, dict(env or {}))
     with _live_lock:
         _live.add(worker)
+        late = _exiting  # the exit paths ran while it started: it would be missed
+    if late:
+        retire(worker)
+        raise RuntimeError("the workbench is exiting: no new worker is started")
     return worker
 
 
@@ -125,6 +131,18 @@ def end_all() -> None:
         retire(worker)
 
 
+def end_all_for_exit() -> None:
+    """The parent is exiting: no worker starts from now on, and every live one is killed.
+
+    Called as the main thread unwinds (the CLI's every exit path), not only at exit: Python
+    joins the threads that supervise workers (a runner's pool) before it runs atexit hooks, so
+    a worker that never ends would keep the parent waiting for it there."""
+    global _exiting
+    _exiting = True
+    end_all()
+
+
+_exiting = False
 atexit.register(end_all)
 
 

@@ -97,6 +97,13 @@ class WorkbenchApp(App[int]):
         self._tuning.action_help()
 
     async def action_quit(self) -> None:
+        self.end_all_work()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.end_all_work()  # every way out (q, Ctrl-C, a test's end), not only q
+
+    def end_all_work(self) -> None:
         self._tuning.stop_all_work()  # every worker's thread gives up now ...
         for screen in self.screen_stack:
             if isinstance(screen, SweepScreen):
@@ -106,7 +113,6 @@ class WorkbenchApp(App[int]):
 
         keep_warm(False)
         end_all()  # ... and every worker process (ptxas and all) is killed here, not at exit
-        self.exit(0)
 
     def deliver_screenshot(
         self, filename: str | None = None, path: str | None = None, time_format: str | None = None
