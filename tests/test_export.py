@@ -192,6 +192,7 @@ def test_export_refuses_failed_trial_unless_forced(session_path, tmp_path):
     assert export_command(_args(session_path, out, trial=4, force=True)) == 0
 
 
+@pytest.mark.slow  # three CLI processes and a checked export: ~14 s cold (`-m slow`, run by CI)
 def test_export_from_kernel_file_and_config_via_cli(tmp_path):
     out = tmp_path / "cli.py"
     rc = main(

@@ -10,6 +10,9 @@ import os
 import pytest
 from interp import check_conv3d_kernel
 
+# The conv3d_fast2 interpreter runs on every shape: ~30 s cold here (`-m slow`, run by CI)
+pytestmark = pytest.mark.slow
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNEL = os.path.join(ROOT, "kernels", "conv3d_fast2.py")
 

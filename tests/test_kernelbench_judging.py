@@ -94,6 +94,7 @@ def test_tf32_user_kernel_fails_on_the_cpu_as_on_a_gpu(
 
 
 # --- --problem FILE.py ------------------------------------------------------------------------
+@pytest.mark.slow  # every verb on a problem file, each its own process: ~12 s (`-m slow`, run by CI)
 def test_problem_file_everywhere_and_the_session_pins_it(capsys, tmp_path: Path) -> None:
     """inspect, bench (recorded in a session), replay and export take a problem file; the
     session keeps its path and sha256 and refuses the file once it has changed."""

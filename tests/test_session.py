@@ -202,6 +202,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 60 SIGKILLs of a writer: ~10 s (`-m slow`, run by CI)
 def test_sigkill_during_save_never_breaks_the_file(tmp_path, kf):
     path = tmp_path / "big.json"
     Session.create(path, kf, PROBLEM, GPU).close()

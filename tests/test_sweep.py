@@ -106,6 +106,7 @@ def test_default_space_follows_the_users_stage_rules() -> None:
 
 
 # --- stage 1: real compiles for the 4090 ----------------------------------------------------------
+@pytest.mark.slow  # a --mode compile sweep of a real space for sm_89: ~20 s cold (`-m slow`, run by CI)
 def test_compile_sweep_for_the_4090(tmp_path: Path, bench_cache: Path) -> None:
     space = "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2,4;precision=tf32x3"
     proc = cli(
