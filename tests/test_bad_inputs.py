@@ -139,6 +139,9 @@ CASES = [
     case("timeout-nan", 2, "nan must be more than 0", "export", "{w}/session.json", "-o", "{w}/out.py", "--timeout", "nan"),
     case("timeout-not-a-number", 2, "'abc' is not a number", "replay", "{w}/session.json", "--timeout", "abc"),
     case("timeout-negative-sweep", 2, "must be more than 0 seconds", "sweep", "--timeout", "-1"),
+    # --- files a verb reads ---
+    grouped("sweep-calibration-missing", 2, "no such file; give a file from `calibrate`", "sweep", "--mode", "compile", "--calibration", "{w}/nothere.json", "-s", "{w}/cal.json"),
+    grouped("sweep-calibration-not-one", 2, "not a calibration of this model version", "sweep", "--mode", "compile", "--calibration", "{w}/session.json", "-s", "{w}/cal.json"),
     # --- the command line itself ---
     case("verb-unknown", 2, "invalid choice: 'frobnicate'", "frobnicate"),
     case("option-unknown", 2, "unrecognized arguments: --frob", "inspect", "--frob"),

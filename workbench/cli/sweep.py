@@ -87,6 +87,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         time_budget_s=args.time_budget, top_k=args.top, max_spill_bytes=args.max_spill, seed=args.seed,
     )  # fmt: skip
     check_spec(spec)
+    calibration = calibration_arg(args.calibration)  # a bad file fails here, before any work
     space = build_space(kf, problem, args.space)  # a malformed space fails here, before any work
     spec = spec.replace(space=space.text())
     path = Path(args.session) if args.session else default_session_path(problem, gpu, "-sweep")
@@ -104,7 +105,7 @@ def sweep_command(args: argparse.Namespace) -> int:
                     console, kf, problem.label(), gpu.name, spec, space.size, space.notes, path
                 )
             result = _run(kf, problem, gpu, spec, session, runner, cancel, console, quiet=args.json,
-                          calibration=calibration_arg(args.calibration))  # fmt: skip
+                          calibration=calibration)  # fmt: skip
     finally:
         runner.close()
     if args.json:

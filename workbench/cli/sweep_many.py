@@ -115,6 +115,7 @@ def sweep_many_command(args: argparse.Namespace) -> int:
         raise UsageError("--strategy random needs --budget N (how many configs to measure)")
     if args.time_budget is not None and not args.time_budget > 0:
         raise UsageError(f"--time-budget {args.time_budget} must be more than 0 seconds")
+    calibration_arg(args.calibration)  # a bad file is the batch's one-line error, before any work
     files = kernel_files(args.kernels)
     problem = load_problem(args.problem)
     gpu = find_gpu(args.gpu)
