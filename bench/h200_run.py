@@ -335,8 +335,7 @@ def part_judge(deadline: float) -> dict[str, Any]:
                     "kernel_only_speedup", "correctness", "extra")  # fmt: skip
             entry["workbench"] = {k: (data or {}).get(k) for k in keys}
             # The same config as a sweep runs it: the kernel file and --config (baked in the worker).
-            session_data = json.loads((WORK / session).read_text())
-            best = _best_config(session_data)
+            best = _best_config(WORK / session)
             if best:
                 code, data, err = cli("bench", str(ROOT / "kernels" / "conv3d_fast3.py"), "--problem", problem,
                                       "--gpu", GPU, "--config", best, "--json", timeout=180)  # fmt: skip
@@ -349,13 +348,11 @@ def part_judge(deadline: float) -> dict[str, Any]:
     return out
 
 
-def _best_config(session: dict[str, Any]) -> str:
-    """The config export wrote, as --config text: the header of the exported file names it."""
+def _best_config(session: Path) -> str:
+    """The session's best config (what export wrote), as --config text."""
     from workbench.session.store import Session
 
-    path = WORK / "_best.json"
-    path.write_text(json.dumps(session))
-    best = Session.load(path, readonly=True).best()
+    best = Session.load(session, readonly=True).best()
     return ",".join(f"{k}={v}" for k, v in best.config.items()) if best else ""
 
 

@@ -14,53 +14,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "kernelbench" / "level1"
-PROBLEM_FILES = {
-    "L1/54": "54_conv_standard_3D__square_input__square_kernel.py",
-    "L1/59": "59_conv_standard_3D__asymmetric_input__square_kernel.py",
-    "L1/60": "60_conv_standard_3D__square_input__asymmetric_kernel.py",
-    "L1/66": "66_conv_standard_3D__asymmetric_input__asymmetric_kernel.py",
-}
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+import kb_gap  # noqa: E402  (the judge and bench, each in its own process, as kb_gap runs them)
+
+from workbench.core import kernelbench  # noqa: E402
+
+FIXTURES = ROOT / "tests" / "fixtures" / "kernelbench"  # our KernelBench-format problem files
+
+
+def problem_file(problem: str) -> Path:
+    return FIXTURES / next(f.file for f in kernelbench.FACTS if f.id == problem)
 
 
 def judge(kernel: Path, problem: str, work: Path, tag: str) -> float | None:
-    out = work / f"judge-{problem.replace('/', '-')}-{tag}.json"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "kernelbench_judge.py"), str(kernel),
-                    str(FIXTURES / PROBLEM_FILES[problem]), "--json", str(out)],
-                   check=False, timeout=240, capture_output=True)  # fmt: skip
-    data = json.loads(out.read_text()) if out.exists() else {}
-    return (
-        (data.get("runtime_stats") or {}).get("mean_unrounded")
-        if data.get("verdict") == "pass"
-        else None
+    run = kb_gap.judge_process(
+        str(kernel),
+        str(problem_file(problem)),
+        work,
+        f"{problem.replace('/', '-')}-{tag}",
     )
+    return run["mean_ms"] if run["verdict"] == "pass" else None
 
 
 def bench(kernel: Path, problem: str) -> float | None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    done = subprocess.run([sys.executable, "-m", "workbench", "bench", str(kernel), "--problem", problem,
-                           "--gpu", "h200", "--json"], capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
-    try:
-        data = json.loads(done.stdout)
-    except ValueError:
-        return None
-    return (
-        (data.get("kernelbench_timing") or {}).get("mean_ms")
-        if data.get("status") == "ok"
-        else None
-    )
+    run = kb_gap.bench_process(str(kernel), problem, problem)
+    return run["mean_ms"] if run["status"] == "ok" else None
 
 
 def warm_gpu(seconds: float = 5.0) -> None:

@@ -56,3 +56,15 @@ def test_calibration_argument(tmp_path: Path) -> None:
             calibration_arg(str(path))
         message = str(caught.value)
         assert words in message and "\n" not in message, message
+
+
+def test_the_winners_time_says_measured_or_predicted_never_both() -> None:
+    measured = ranked({"BLOCK_M": 128}, [1.0, 1.2])
+    assert measured.time_words() == "1.1 ms measured (mean of 2 runs: 1, 1.2 ms)"
+    predicted = Ranked(
+        config={"BLOCK_M": 64}, status="predicted", trial=None, predicted_ms=0.75, kernelbench_ms=None,
+        kernel_only_ms=None, speedup=None, rel_error=None, correct=False,
+    )  # fmt: skip
+    assert predicted.time_words() == "predicted 0.75 ms"
+    predicted.predicted_ms = None
+    assert predicted.time_words() == "no time"

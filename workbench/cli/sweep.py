@@ -221,18 +221,8 @@ def print_result(r: SweepResult, console: Console, path: str) -> None:
         )
     else:
         w = r.winner
-        shown = (
-            f"{w.kernelbench_ms:.4g} ms"
-            if w.kernelbench_ms is not None
-            else (f"predicted {w.predicted_ms:.3g} ms" if w.predicted_ms else "")
-        )
-        spread = (
-            f" (mean of {len(w.runs_ms)} runs: {', '.join(f'{x:.4g}' for x in w.runs_ms)} ms)"
-            if w.runs_ms
-            else ""
-        )
         console.print(
-            f"[bold green]winner[/] {short_config(w.config)}: {shown}{spread}; {r.winner_basis}"
+            f"[bold green]winner[/] {short_config(w.config)}: {w.time_words()}; {r.winner_basis}"
         )
         if w.kernelbench_ms is not None:
             console.print(

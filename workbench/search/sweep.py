@@ -95,6 +95,14 @@ class Ranked(Record):
     # Every full KernelBench run of the config when it had more than one; kernelbench_ms is their mean.
     runs_ms: list[float] = field(default_factory=list, metadata=OMIT)
 
+    def time_words(self) -> str:
+        """Its time as both front ends say it: measured (with its runs) or predicted, never mixed."""
+        if self.kernelbench_ms is None:
+            return f"predicted {self.predicted_ms:.3g} ms" if self.predicted_ms else "no time"
+        runs = ", ".join(f"{x:.4g}" for x in self.runs_ms)
+        spread = f" (mean of {len(self.runs_ms)} runs: {runs} ms)" if self.runs_ms else ""
+        return f"{self.kernelbench_ms:.4g} ms measured{spread}"
+
 
 @dataclass
 class SweepResult(Record):

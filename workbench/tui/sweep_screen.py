@@ -553,17 +553,7 @@ class SweepScreen(Screen[None]):
         w = result.winner
         if w is None:
             return "no correct winner: nothing that fits was checked correct (see the table)"
-        shown = (
-            f"{w.kernelbench_ms:.4g} ms measured"
-            if w.kernelbench_ms is not None
-            else (f"predicted {w.predicted_ms:.3g} ms" if w.predicted_ms else "no time")
-        )
-        spread = (
-            f" (mean of {len(w.runs_ms)} runs: {', '.join(f'{x:.4g}' for x in w.runs_ms)} ms)"
-            if w.runs_ms
-            else ""
-        )
-        return f"winner {short_config(w.config)}: {shown}{spread}; basis: {result.winner_basis}"
+        return f"winner {short_config(w.config)}: {w.time_words()}; basis: {result.winner_basis}"
 
     def _final_table(self, run: SweepRun, result: SweepResult) -> None:
         """The core's ranking, then what stage 1 dropped (with its reason)."""
