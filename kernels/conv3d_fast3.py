@@ -19,6 +19,11 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   "tf32x3r": fast2's split (TF32 head and tail of x in registers, three TF32 products);
   "ffma": no tensor cores: outer-product FMAs in fp32 (exact fp32 arithmetic, the order of K);
   any other value ("ieee", "tf32", "tf32x3", "bf16x3") is handed to tl.dot as is;
+- FAST_LAUNCH = 1: after the first call of a shape (Triton's plain `kernel[grid](**meta)`, which
+  compiles), launch through the compiled kernel's cached handle with positional arguments: the
+  same kernel, 30-60 us less host time per forward, which KernelBench's per-call timing sees
+  (fast4 on the H200: 0.03-0.09 ms of KB time; docs/performance.md). The plain launch is used in
+  the interpreter and wherever someone wraps the kernel's launch (a tuner, a profiler);
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows from kw >= 5.
@@ -44,6 +49,7 @@ NUM_WARPS = 4
 NUM_STAGES = 3
 PRECISION = "bf16x3r"
 TAPS = "auto"
+FAST_LAUNCH = 1
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -400,11 +406,42 @@ def _grid(meta, n, do, tiles_plane, ho, wo, auto_bw, c_out):
     return (n * do * tiles, triton.cdiv(c_out, meta["BLOCK_N"]))
 
 
+class _Launcher:
+    """One kernel's launch with fixed constexprs: Triton's plain `kernel[grid](**meta)`
+    the first time (it compiles), then, with FAST_LAUNCH, the compiled kernel's handle with the
+    constexprs appended positionally in the kernel's parameter order."""
+
+    def __init__(self, kernel, grid, meta):
+        self.kernel, self.grid, self.meta = kernel, grid, meta
+        self.consts = {k: v for k, v in meta.items() if k not in ("num_warps", "num_stages")}
+        self.runner = None
+        self.tail = ()
+
+    def __call__(self, *args):
+        # Triton specialises a kernel on each pointer's 16-byte alignment, so the handle is taken,
+        # and used, only where every pointer is aligned; a wrapped launch (an instance `run`, as
+        # a tuner or the workbench's config forcing sets) must see every call: plain launch.
+        plain = "run" in vars(self.kernel) or any(
+            t.data_ptr() % 16 for t in args if isinstance(t, torch.Tensor)
+        )
+        if self.runner is not None and not plain:
+            return self.runner(*args, *self.tail)
+        compiled = self.kernel[self.grid](*args, **self.meta)
+        run = getattr(compiled, "__getitem__", None)
+        names = getattr(self.kernel, "arg_names", None)
+        rest = list(names[len(args) :]) if names is not None else None
+        if FAST_LAUNCH and not plain and run is not None and rest and set(rest) == set(self.consts):
+            self.tail = tuple(self.consts[k] for k in rest)
+            grid = tuple(self.grid(self.meta))
+            self.runner = compiled[grid + (1,) * (3 - len(grid))]
+        return compiled
+
+
 def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -442,7 +479,6 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         for m in range(kw)
     ]
     table = torch.tensor(taps + [0] * (kpad - k), dtype=torch.int32, device=device)
-    grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
     meta = dict(
         C_OUT=c_out, K=k, KPAD=kpad, KD=kd, KH=kh, KW=kw, KWP=kwp, RT=rt, TAPS_ROWS=taps_rows,
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
@@ -451,7 +487,10 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         AUTO_BW=auto_bw, HAS_BIAS=has_bias, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
         ROW_W=ROW_W, precision=PRECISION, num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
-    return _remember(_PLANS, key, ((n, c_out, do, ho, wo), grid, kwp, kpad, table, meta))
+    # A function of the launched constexprs, so a forced BLOCK_M (a wrapped launch) gets its grid.
+    grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
+    launch = _Launcher(_conv3d_fast3_kernel, grid, meta)
+    return _remember(_PLANS, key, ((n, c_out, do, ho, wo), kwp, kpad, table, launch))
 
 
 def conv3d_fast3(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -472,7 +511,7 @@ def conv3d_fast3(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
 
 
 def _launch(x, weight, bias, stride, padding, dilation):
-    out_shape, grid, kwp, kpad, table, meta = _plan(
+    out_shape, kwp, kpad, table, launch = _plan(
         tuple(x.shape), tuple(weight.shape), bias is not None, stride, padding, dilation, x.device
     )
     if any(padding):
@@ -485,7 +524,7 @@ def _launch(x, weight, bias, stride, padding, dilation):
     if out.numel() == 0:
         return out
     b = wf if bias is None else bias.contiguous()
-    _conv3d_fast3_kernel[grid](x, wf, wb, table, b, out, **meta)
+    launch(x, wf, wb, table, b, out)
     return out
 
 
