@@ -90,6 +90,12 @@ VARIANTS = [
     ("f4-k16s3-unrolled", F4, dict(ROLLED=0), ("L1/60", "L1/66")),  # ptxas unrolls 23 steps
     # added after the H200 run of 2026-12-02 (not measured yet): output-plane tiles
     ("f4-k16s3-outplane", F4, dict(ROW_W=-2), ALL),
+    # 2026-12-02b: fast3's cached launch (FAST_LAUNCH=1 is now its default) against the plain one,
+    # and the best fast4 tile of round 7 with 4 stages and with output-plane tiles
+    ("f3-plainlaunch", F3, dict(FAST_LAUNCH=0), ALL),
+    ("f3-k16s2", F3, dict(BLOCK_K=16, NUM_STAGES=2), ALL),
+    ("f4-m256w8s4", F4, dict(BLOCK_M=256, NUM_WARPS=8, NUM_STAGES=4), NO59),
+    ("f4-m256w8-outplane", F4, dict(BLOCK_M=256, NUM_WARPS=8, ROW_W=-2), NO59),
 ]
 
 

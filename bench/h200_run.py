@@ -60,6 +60,18 @@ DATA = {
         )
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
+    # The 2026-12-02b round (issue 16's tuning round and issue 13's larger fast3 groups): 48
+    # configs per problem, the fast3 file with FAST_LAUNCH=1 (cached launch handle).
+    **{
+        f"fast3b-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=64,128,256;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2,3,4;"
+            "precision=bf16x3r,bf16x3j;not (BLOCK_M==64 and num_warps==8);"
+            "not (BLOCK_M==256 and num_warps==4)",
+        )
+        for p in ("L1/54", "L1/59", "L1/60", "L1/66")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -68,7 +80,8 @@ DATA = {
     "fast-l1-66": (
         "kernels/conv3d_fast.py",
         "L1/66",
-        "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2",
+        "BLOCK_M=64,128,256;BLOCK_N=32,64;BLOCK_K=16,32;num_warps=4,8;num_stages=2;"
+        "not (BLOCK_M==64 and BLOCK_N==32 and num_warps==8)",
     ),
     "builtin-l1-54": (
         "kernels/conv3d_igemm.py",
@@ -78,7 +91,7 @@ DATA = {
     "user-l1-66": (
         "bench/fixtures/user_style_autotuned.py",
         "L1/66",
-        "TILE_P=32,64,128;TILE_CO=32,64;TILE_R=16,32;num_warps=4;num_stages=2",
+        "TILE_P=32,64,128;TILE_CO=32,64;TILE_R=16,32;num_warps=4;num_stages=2,3",
     ),
 }
 
@@ -267,7 +280,16 @@ def part_data(deadline: float, prefix: str = "") -> dict[str, Any]:
 
 
 def part_fast3(deadline: float) -> dict[str, Any]:
-    return part_data(deadline, "fast3")
+    return part_data(deadline, "fast3-")
+
+
+def part_fast3b(deadline: float) -> dict[str, Any]:
+    return part_data(deadline, "fast3b")
+
+
+def part_others(deadline: float) -> dict[str, Any]:
+    """conv3d_fast and the user-style autotuned kernel on L1/66 (issue 13's missing groups)."""
+    return {**part_data(deadline, "user"), **part_data(deadline, "fast-")}
 
 
 def part_ray(deadline: float) -> dict[str, Any]:
@@ -387,7 +409,8 @@ def precision_errors(deadline: float) -> dict[str, Any]:
 PARTS = {
     "precision": precision_errors,
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
-    "ray": part_ray, "data": part_data, "guided": part_guided,
+    "ray": part_ray, "data": part_data, "guided": part_guided, "fast3b": part_fast3b,
+    "others": part_others,
 }  # fmt: skip
 
 

@@ -11,7 +11,7 @@ import pytest
 from workbench.analysis.model import DEFAULT_CALIBRATION, calibration_path
 from workbench.cli.sweep import calibration_arg
 from workbench.core.errors import UsageError
-from workbench.search.sweep import Ranked, tie_note
+from workbench.search.sweep import Ranked, tie_break_note, tie_note
 
 
 def ranked(config: dict[str, int | str], runs: list[float]) -> Ranked:
@@ -39,6 +39,19 @@ def test_a_single_run_says_nothing_about_ties() -> None:
     a = ranked({"BLOCK_M": 128}, [1.00])
     b = ranked({"BLOCK_M": 256}, [1.001])
     assert tie_note(a, b) is None
+
+
+def test_a_tie_break_names_the_winner_or_says_it_is_still_a_tie() -> None:
+    # Five runs each: the spread shrinks below the gap, so the tie is broken.
+    a = ranked({"BLOCK_M": 128}, [1.00, 1.02, 1.01, 1.00, 1.01])
+    b = ranked({"BLOCK_M": 256}, [1.04, 1.05, 1.045, 1.05, 1.04])
+    broken = tie_break_note(a, b)
+    assert "within noise after two runs" in broken and "5 and 5 full runs" in broken, broken
+    assert "3.7 % faster" in broken and "BLOCK_M=256" in broken, broken
+    # Still overlapping: a tie, said with the number of runs.
+    c = ranked({"BLOCK_M": 256}, [1.06, 0.99, 1.02, 1.00, 1.03])
+    still = tie_break_note(a, c)
+    assert still.startswith("a tie") and "after 5 and 5 full runs" in still, still
 
 
 def test_calibration_argument(tmp_path: Path) -> None:
