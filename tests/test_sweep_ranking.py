@@ -35,6 +35,19 @@ def test_runner_up_beyond_the_spread_is_no_tie() -> None:
     assert tie_note(a, b) is None
 
 
+def test_more_runs_separate_what_the_spread_of_one_noisy_run_would_call_a_tie() -> None:
+    # The H200's conv3d_fast3 L1/66 sweep: 8.8 % apart on five runs each, one of the runner-up's
+    # runs 10.8 % off the others (the old max-minus-min rule called it a tie).
+    a = ranked({"BLOCK_K": 32}, [0.777, 0.781, 0.763, 0.762, 0.768])
+    b = ranked({"BLOCK_K": 16}, [0.850, 0.795, 0.878, 0.833, 0.833])
+    assert tie_note(a, b) is None
+    # 0.3 % apart, a 1 % noise on the difference: a tie.
+    c = ranked({"BLOCK_K": 32}, [0.676, 0.674, 0.684, 0.671, 0.669])
+    d = ranked({"BLOCK_M": 128}, [0.674, 0.675, 0.677, 0.685, 0.673])
+    note = tie_note(c, d)
+    assert note is not None and "standard error" in note, note
+
+
 def test_a_single_run_says_nothing_about_ties() -> None:
     a = ranked({"BLOCK_M": 128}, [1.00])
     b = ranked({"BLOCK_M": 256}, [1.001])

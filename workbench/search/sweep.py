@@ -656,7 +656,8 @@ def tie_break_note(winner: Ranked, runner_up: Ranked) -> str:
 
 
 def tie_note(winner: Ranked, runner_up: Ranked) -> str | None:
-    """A note when the runner-up's mean lies within the spread of the two configs' own runs."""
+    """A note when the gap between the two means is within twice its standard error (from the
+    two configs' own runs): more runs shrink it, so a tie-break can separate them."""
     runs = [r.runs_ms for r in (winner, runner_up)]
     if (
         winner.kernelbench_ms is None
@@ -664,13 +665,14 @@ def tie_note(winner: Ranked, runner_up: Ranked) -> str | None:
         or not all(len(x) > 1 for x in runs)
     ):
         return None
-    spread = max(max(x) - min(x) for x in runs)
+    noise = 2 * math.sqrt(sum(statistics.variance(x) / len(x) for x in runs))
     gap = runner_up.kernelbench_ms - winner.kernelbench_ms
-    if gap > spread:
+    if gap > noise:
         return None
     return (
         f"a tie: the runner-up ({short_config(runner_up.config)}) is {100 * gap / winner.kernelbench_ms:.1f} % "
-        f"slower on the mean, within the {100 * spread / winner.kernelbench_ms:.1f} % spread of their own runs"
+        f"slower on the mean, within twice the standard error of the difference "
+        f"({100 * noise / winner.kernelbench_ms:.1f} %) from their own runs"
     )
 
 
