@@ -128,3 +128,29 @@ def test_ranks_are_over_configs_by_one_clock():
     # A model that predicts every config alike does not rank them: 0, not "no data".
     tied = [row(c, 1.0 + c / 10, 1.0) for c in range(4)]
     assert mv.summary(tied)["groups"]["k on p"]["spearman"] == 0.0
+
+
+def test_the_h200_script_lists_every_committed_h200_session():
+    """bench/model_validation_h200.sh --dry-run: the sessions it would validate on, before and
+    after a new measurement folder; without --out it says what to do."""
+    import subprocess
+
+    script = ROOT / "bench" / "model_validation_h200.sh"
+    run = subprocess.run(
+        ["bash", str(script), "--dry-run", "--out", "unused"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    listed = run.stdout.split("\n")
+    for path in [
+        "docs/measurements/h200-2026-12-01/builtin-l1-66-grid.session.json.gz",
+        "docs/measurements/h200-2026-12-01/call2-fast2-l1-54-grid.session.json.gz",
+        "docs/measurements/h200-2026-12-02/ray-h200-local.session.json.gz",
+        "docs/measurements/h200-2026-12-02/ray-h200-ray.session.json.gz",
+        "sessions/l1-59-h200-fast3.json",
+    ]:
+        assert path in listed and (ROOT / path).is_file()
+    sessions = [line for line in listed if line.endswith((".json", ".json.gz"))]
+    assert all((ROOT / s).is_file() for s in sessions)  # no unmatched glob left as a name
+    assert f"{len(sessions)} sessions" in listed
+    bad = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--out DIR is required" in bad.stderr
