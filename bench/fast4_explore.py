@@ -96,6 +96,15 @@ VARIANTS = [
     ("f3-k16s2", F3, dict(BLOCK_K=16, NUM_STAGES=2), ALL),
     ("f4-m256w8s4", F4, dict(BLOCK_M=256, NUM_WARPS=8, NUM_STAGES=4), NO59),
     ("f4-m256w8-outplane", F4, dict(BLOCK_M=256, NUM_WARPS=8, ROW_W=-2), NO59),
+    # 2026-12-02b, call 3: fast3's persistent tile loop (PERSISTENT = programs per SM), and the tap
+    # table with BLOCK_K=32 on the kw = 7 problems (315 taps in 10 steps instead of 12 row steps)
+    ("f3-m64k32s2", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
+    ("f3-pers5-m64s3", F3, dict(PERSISTENT=5, BLOCK_M=64), ("L1/54", "L1/59")),
+    ("f3-pers4-m64s2", F3, dict(PERSISTENT=4, BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
+    ("f3-pers3-s3", F3, dict(PERSISTENT=3), ALL),
+    ("f3-pers2-s2", F3, dict(PERSISTENT=2, NUM_STAGES=2), ("L1/59",)),
+    ("f3-table-k32s3", F3, dict(TAPS="table"), ("L1/60", "L1/66")),
+    ("f3-table-k32s4", F3, dict(TAPS="table", NUM_STAGES=4), ("L1/60", "L1/66")),
 ]
 
 
@@ -109,7 +118,10 @@ def variants(only: str) -> list[tuple[str, str, dict, tuple[str, ...]]]:
 
 def dry_consts(stem: str, consts: dict) -> dict:
     """Tiny tiles for the interpreter (slow); the variant's own constants win elsewhere."""
-    return {"BLOCK_M": 32, "BLOCK_N": 16, **consts} if f3x.SMOKE else consts
+    if not f3x.SMOKE:
+        return consts
+    tiny = {"BLOCK_M": 32} if consts.get("PERSISTENT") else {"BLOCK_M": 32, "BLOCK_N": 16}
+    return {**tiny, **consts}
 
 
 def problem_of(pid: str):
@@ -184,7 +196,8 @@ def main(args: argparse.Namespace) -> None:
 
         emulation = emulating_gpu_dot()
         emulation.__enter__()  # bf16 dots as a GPU computes them
-        vs = [v for v in vs if v[0] in ("f3-defaults", "f4-k16s3")]
+        if not args.only:
+            vs = [v for v in vs if v[0] in ("f3-defaults", "f4-k16s3")]
         dev_name, sms = "cpu (interpreter dry run)", 0
     else:
         prop = torch.cuda.get_device_properties(0)
