@@ -96,13 +96,10 @@ VARIANTS = [
     ("f3-k16s2", F3, dict(BLOCK_K=16, NUM_STAGES=2), ALL),
     ("f4-m256w8s4", F4, dict(BLOCK_M=256, NUM_WARPS=8, NUM_STAGES=4), NO59),
     ("f4-m256w8-outplane", F4, dict(BLOCK_M=256, NUM_WARPS=8, ROW_W=-2), NO59),
-    # 2026-12-02b, call 3: fast3's persistent tile loop (PERSISTENT = programs per SM), and the tap
-    # table with BLOCK_K=32 on the kw = 7 problems (315 taps in 10 steps instead of 12 row steps)
+    # 2026-12-02b, call 3: the tap table with BLOCK_K=32 on the kw = 7 problems (315 taps in 10
+    # steps instead of 12 row steps), and BLOCK_M=64; the persistent variants of that call ran
+    # the kernel of 2f324d5 (PERSISTENT, removed since: slower everywhere; docs/performance.md)
     ("f3-m64k32s2", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
-    ("f3-pers5-m64s3", F3, dict(PERSISTENT=5, BLOCK_M=64), ("L1/54", "L1/59")),
-    ("f3-pers4-m64s2", F3, dict(PERSISTENT=4, BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
-    ("f3-pers3-s3", F3, dict(PERSISTENT=3), ALL),
-    ("f3-pers2-s2", F3, dict(PERSISTENT=2, NUM_STAGES=2), ("L1/59",)),
     ("f3-table-k32s3", F3, dict(TAPS="table"), ("L1/60", "L1/66")),
     ("f3-table-k32s4", F3, dict(TAPS="table", NUM_STAGES=4), ("L1/60", "L1/66")),
 ]

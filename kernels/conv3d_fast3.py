@@ -24,10 +24,6 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   same kernel, 30-60 us less host time per forward, which KernelBench's per-call timing sees
   (fast4 on the H200: 0.03-0.09 ms of KB time; docs/performance.md). The plain launch is used in
   the interpreter and wherever someone wraps the kernel's launch (a tuner, a profiler);
-- PERSISTENT = P > 0 (bf16x3r, one N tile): P programs per SM loop over the M tiles, the
-  tile loop pipelined by Triton (the next tile's x gathered while this one computes and stores)
-  and, where the whole K fits one BLOCK_K step (L1/59's 27 taps, L1/54's 108 with BLOCK_K=128),
-  the weights and tap offsets loaded once per program instead of once per tile;
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows from kw >= 5.
@@ -54,7 +50,6 @@ NUM_STAGES = 3
 PRECISION = "bf16x3r"
 TAPS = "auto"
 FAST_LAUNCH = 1
-PERSISTENT = 0
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -322,114 +317,6 @@ def _conv3d_fast3_kernel(
     tl.store(y_img + (yoff[:, None] + co[None, :] * S), acc, mask=valid[:, None] & co_ok[None, :])
 
 
-@triton.jit
-def _conv3d_fast3_persistent_kernel(
-    x_ptr,
-    wb_ptr,
-    dlt_ptr,
-    b_ptr,
-    y_ptr,
-    C_OUT: tl.constexpr,
-    K: tl.constexpr,
-    KPAD: tl.constexpr,
-    KD: tl.constexpr,
-    KH: tl.constexpr,
-    KW: tl.constexpr,
-    KWP: tl.constexpr,
-    RT: tl.constexpr,
-    TAPS_ROWS: tl.constexpr,
-    DIL_D: tl.constexpr,
-    DIL_H: tl.constexpr,
-    DIL_W: tl.constexpr,
-    SXC: tl.constexpr,
-    SXN: tl.constexpr,
-    SXD: tl.constexpr,
-    SXH: tl.constexpr,
-    W: tl.constexpr,
-    DO: tl.constexpr,
-    HO: tl.constexpr,
-    WO: tl.constexpr,
-    STR_D: tl.constexpr,
-    STR_H: tl.constexpr,
-    STR_W: tl.constexpr,
-    AUTO_BW: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    ROW_W: tl.constexpr,
-    N_IMG: tl.constexpr,
-    TILE_STAGES: tl.constexpr,
-):
-    """The bf16x3r product of _conv3d_fast3_kernel with one N tile (BLOCK_N >= C_OUT), each
-    program looping over tiles pid, pid + programs, ...; see PERSISTENT."""
-    CK: tl.constexpr = C_OUT * KPAD
-    W_BF16_HI: tl.constexpr = 8 * CK
-    W_BF16_LO: tl.constexpr = 9 * CK
-    BW: tl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
-    KR: tl.constexpr = RT * KWP if TAPS_ROWS else K
-    ONE_STEP: tl.constexpr = KR <= BLOCK_K
-    S: tl.constexpr = DO * HO * WO
-    # The tile count of _tile_positions (and of the host's _grid), from the launched constexprs.
-    if BW == 0:
-        WV: tl.constexpr = W if (STR_H == 1 and STR_W == 1) else WO
-        PER_PLANE: tl.constexpr = (HO * WV + BLOCK_M - 1) // BLOCK_M
-    else:
-        R: tl.constexpr = BLOCK_M // BW
-        PER_PLANE: tl.constexpr = ((HO + R - 1) // R) * ((WO + BW - 1) // BW)
-    TILES: tl.constexpr = N_IMG * DO * PER_PLANE
-    co = tl.arange(0, BLOCK_N)
-    co_ok = co < C_OUT
-    kk = tl.arange(0, BLOCK_K)
-    w_offs = kk[:, None] + co[None, :] * KPAD
-    # Loaded once per program where K is one step; else per K step below.
-    wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=co_ok[None, :])
-    wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=co_ok[None, :])
-    if TAPS_ROWS:  # noqa: SIM108 - constexpr branch
-        dk = _step_offsets(0, KW, KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H, DIL_W, BLOCK_K)
-    else:
-        dk = tl.load(dlt_ptr + kk)
-    if HAS_BIAS:
-        bias = tl.load(b_ptr + co, mask=co_ok, other=0.0)
-    for tile in tl.range(tl.program_id(0), TILES, tl.num_programs(0), num_stages=TILE_STAGES):
-        img, xoff, load_ok, yoff, valid = _tile_positions(
-            tile, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M
-        )
-        img64 = img.to(tl.int64)
-        x_img = x_ptr + img64 * SXN
-        if ONE_STEP:
-            xt = tl.load(x_img + (xoff[:, None] + dk[None, :]), mask=load_ok[:, None], other=0.0)
-            xh, xl = _split_bf16(xt)
-            acc = tl.dot(xl, wh)
-            acc = tl.dot(xh, wl, acc)
-            acc = tl.dot(xh, wh, acc)
-        else:
-            acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-            for k0 in range(0, KR, BLOCK_K):
-                k_s = k0 + kk
-                if TAPS_ROWS:  # noqa: SIM108 - constexpr branch
-                    dk_s = _step_offsets(
-                        k0, KW, KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H, DIL_W, BLOCK_K
-                    )
-                else:
-                    dk_s = tl.load(dlt_ptr + k_s)
-                xt = tl.load(
-                    x_img + (xoff[:, None] + dk_s[None, :]), mask=load_ok[:, None], other=0.0
-                )
-                ws = k_s[:, None] + co[None, :] * KPAD
-                wh_s = tl.load(wb_ptr + W_BF16_HI + ws, mask=co_ok[None, :])
-                wl_s = tl.load(wb_ptr + W_BF16_LO + ws, mask=co_ok[None, :])
-                xh, xl = _split_bf16(xt)
-                acc = tl.dot(xl, wh_s, acc)
-                acc = tl.dot(xh, wl_s, acc)
-                acc = tl.dot(xh, wh_s, acc)
-        if HAS_BIAS:
-            acc = acc + bias[None, :]
-        y_img = y_ptr + img64 * (C_OUT * S)
-        y_ptrs = y_img + (yoff[:, None] + co[None, :] * S)
-        tl.store(y_ptrs, acc, mask=valid[:, None] & co_ok[None, :])
-
-
 # --- host side ---------------------------------------------------------------------------------
 def _triple(v, name):
     if isinstance(v, int):
@@ -558,7 +445,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, PERSISTENT)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -606,24 +493,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     )  # fmt: skip
     # A function of the launched constexprs, so a forced BLOCK_M (a wrapped launch) gets its grid.
     grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
-    if not isinstance(PERSISTENT, int) or PERSISTENT < 0:
-        raise ValueError(
-            f"conv3d_fast3: PERSISTENT must be 0 (off) or programs per SM, got {PERSISTENT!r}"
-        )
-    if PERSISTENT:
-        if PRECISION != "bf16x3r" or c_out > BLOCK_N:
-            raise ValueError(
-                f"conv3d_fast3: PERSISTENT needs PRECISION='bf16x3r' and BLOCK_N >= out_channels "
-                f"({c_out}); got {PRECISION!r} and {BLOCK_N} (set PERSISTENT = 0 otherwise)"
-            )
-        del meta["precision"]
-        meta.update(N_IMG=n, TILE_STAGES=NUM_STAGES)
-        on_gpu = torch.device(device).type == "cuda"
-        sms = torch.cuda.get_device_properties(device).multi_processor_count if on_gpu else 2
-        programs = lambda meta: (min(grid(meta)[0], sms * PERSISTENT),)
-        launch = _Launcher("_conv3d_fast3_persistent_kernel", programs, meta)
-    else:
-        launch = _Launcher("_conv3d_fast3_kernel", grid, meta)
+    launch = _Launcher("_conv3d_fast3_kernel", grid, meta)
     return _remember(_PLANS, key, ((n, c_out, do, ho, wo), kwp, kpad, table, launch))
 
 
@@ -658,10 +528,7 @@ def _launch(x, weight, bias, stride, padding, dilation):
     if out.numel() == 0:
         return out
     b = wf if bias is None else bias.contiguous()
-    if launch.name == "_conv3d_fast3_kernel":
-        launch(x, wf, wb, table, b, out)
-    else:
-        launch(x, wb, table, b, out)
+    launch(x, wf, wb, table, b, out)
     return out
 
 

@@ -119,6 +119,21 @@ CHILD = textwrap.dedent(
             x = torch.rand(1, 3, 3, 4, 11)
             overrides[label] = close(m(x), ref_of(m, x))
         cf._conv3d_fast3_kernel = real
+
+        # A replacement installed after a shape's plan is cached is still what launches.
+        m = cf.ModelNew(3, 4, (2, 2, 3))
+        x = torch.rand(1, 3, 3, 4, 10)
+        m(x)
+        calls = []
+
+        class Counting(Override):
+            def __getitem__(self, grid):
+                calls.append(grid)
+                return super().__getitem__(grid)
+
+        cf._conv3d_fast3_kernel = Counting({"BLOCK_M": 64})
+        late = dict(correct=close(m(x), ref_of(m, x)), used=len(calls))
+        cf._conv3d_fast3_kernel = real
     seen = sorted(emulation.seen)
 
     # Seeded weights match nn.Conv3d's (same RNG use, same order), and nothing extra is drawn.
@@ -158,7 +173,7 @@ CHILD = textwrap.dedent(
     errors["taps"] = error_of(lambda: cf.ModelNew(3, 2, 1)(torch.rand(1, 3, 2, 2, 2)))
     cf.TAPS = BASE["TAPS"]
     print(json.dumps(dict(cases=res, cache=cache, nonfinite=nonfinite, overrides=overrides,
-                          seen=seen, seeded=seeded, errors=errors)))
+                          late=late, seen=seen, seeded=seeded, errors=errors)))
     """
 )
 
@@ -206,6 +221,11 @@ def test_inf_and_nan_propagate(child_result):
 @pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma"])
 def test_launch_overrides_stay_correct(child_result, label):
     assert child_result["overrides"][label]
+
+
+def test_a_launch_replaced_after_the_plan_is_cached_still_launches(child_result):
+    # The launch plan (and, on a GPU, the cached launch handle) must not pin the kernel object.
+    assert child_result["late"] == {"correct": True, "used": 1}
 
 
 def test_seeded_weights_match_nn_conv3d(child_result):
