@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from workbench.analysis.calibrate import Measurement, calibrate  # noqa: E402
+from workbench.analysis.calibrate import Measurement, calibrate, fit_constants  # noqa: E402
 from workbench.analysis.model import (  # noqa: E402
     DEFAULT_CALIBRATION,
     TERM_WORDS,
@@ -279,6 +279,34 @@ def verdict(s: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def refit_per_group(
+    fit_half: Sequence[Measurement], test_half: Sequence[Measurement], start: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The test half predicted group by group, each kernel and problem under constants refit on
+    its own fit-half configs from `start` (the device-wide fit), as a guided sweep refits the
+    shipped calibration on the configs it has screened (strategies.Refit). A group with fewer
+    than three measured times in its fit half keeps `start`."""
+    fit_by: dict[str, list[Measurement]] = defaultdict(list)
+    for m in fit_half:
+        fit_by[group_of(m)].append(m)
+    test_by: dict[str, list[Measurement]] = defaultdict(list)
+    for m in test_half:
+        test_by[group_of(m)].append(m)
+    rows: list[dict[str, Any]] = []
+    for name, tests in sorted(test_by.items()):
+        own = fit_by.get(name, [])
+        enough = sum(len(m.times()) for m in own) >= 3
+        constants = fit_constants(own, start=start).constants if enough else start
+        rows += predictions(tests, constants)
+    return rows
+
+
+def _split_row(seed: int, s: dict[str, Any]) -> dict[str, Any]:
+    return {"seed": seed, **{k: v for k, v in s.items() if k != "groups"},
+            "groups": {g: v["spearman"] for g, v in s["groups"].items()},
+            "group_errors": {g: v["median_ape_pct"] for g, v in s["groups"].items()}}  # fmt: skip
+
+
 # --- the whole validation ------------------------------------------------------------------------
 def validate(
     measurements: Sequence[Measurement],
@@ -287,21 +315,32 @@ def validate(
     seed: int = 0,
     worst: int = 8,
     splits: int = 1,
+    per_group: bool = True,
+    balance_groups: bool = False,
 ) -> dict[str, Any]:
     """Fit on one half, judge on the other; the transferred calibration and the defaults judged on
     all. `splits` > 1: the same on that many other random halvings too (`other_splits`: how much
-    the numbers move with the split). Raises CalibrationError (from the fit) for mixed devices
-    or too few trials."""
+    the numbers move with the split). `per_group`: also each kernel and problem refit on its own
+    fit half (`refit_per_group`, `per_group_refit`), a second row beside the device-wide one,
+    never instead of it. `balance_groups`: the device-wide fit weighs each kernel and problem
+    the same (calibrate's option; off by default). Raises CalibrationError (from the fit) for
+    mixed devices or too few trials."""
     fit_half, test_half = split_halves(measurements, seed)
-    cal = calibrate(fit_half, gpu, cross_validate=False)
+    cal = calibrate(fit_half, gpu, cross_validate=False, balance_groups=balance_groups)
     test_rows = predictions(test_half, cal.constants)
     held = summary(test_rows)
     others = []
+    refits = []
+    if per_group:
+        refits.append(
+            _split_row(seed, summary(refit_per_group(fit_half, test_half, cal.constants)))
+        )
     for other in range(seed + 1, seed + splits):
         a, b = split_halves(measurements, other)
-        s = summary(predictions(b, calibrate(a, gpu, cross_validate=False).constants))
-        others.append({"seed": other, **{k: v for k, v in s.items() if k != "groups"},
-                       "groups": {g: v["spearman"] for g, v in s["groups"].items()}})  # fmt: skip
+        k = calibrate(a, gpu, cross_validate=False, balance_groups=balance_groups).constants
+        others.append(_split_row(other, summary(predictions(b, k))))
+        if per_group:
+            refits.append(_split_row(other, summary(refit_per_group(a, b, k))))
     out: dict[str, Any] = {
         "device": cal.device,
         "seed": seed,
@@ -316,6 +355,8 @@ def validate(
             "detail": cal.extra.get("fit", {}).get("constants", {}),
         },
         "other_splits": others,
+        "per_group_refit": refits,
+        "balance_groups": balance_groups,
         "worst": sorted(test_rows, key=lambda r: -abs(r["error_pct"] or 0.0))[:worst],
         "test_rows": test_rows,
     }
@@ -368,6 +409,17 @@ def markdown(result: dict[str, Any]) -> str:
         )
 
     lines.append(row(f"fitted on half of the {result['device']} trials", "the other half", held))
+    refits = result.get("per_group_refit") or []
+    if refits:
+        r0 = {**refits[0], "verdict": verdict(refits[0])}
+        lines.append(
+            row(
+                "device-wide fit, then refit per kernel and problem on its own fit-half configs"
+                " (as a guided sweep refits; not the device-wide model)",
+                "each group's other half",
+                r0,
+            )
+        )
     for name, s in result["baselines"].items():
         lines.append(row(name, f"all {result['device']} trials", s))
     lines += [
@@ -403,6 +455,33 @@ def markdown(result: dict[str, Any]) -> str:
                 + " | ".join(_fmt(o["groups"].get(n), ".2f") for n in names)
                 + " |"
             )
+    if result.get("other_splits"):
+        names = list(held["groups"])
+        splits = [_split_row(result.get("seed", 0), held), *result["other_splits"]]
+        lines += _mean_rows("device-wide fit (mean over the halvings)", splits, names)
+        if refits:
+            lines += _mean_rows(
+                "refit per kernel and problem on its own fit half (mean over the halvings)",
+                refits,
+                names,
+                header=False,
+            )
+            lines += [
+                "",
+                "Refit per kernel and problem, each halving (Spearman; the constants of a guided"
+                " sweep's refit, judged on the group's other half: what a user who measures half"
+                " of one kernel's configs gets for the rest, not the device-wide model):",
+                "",
+                "| split | median error | Spearman min / median | " + " | ".join(names) + " |",
+                "|---|---|---|" + "---|" * len(names),
+            ]
+            for o in refits:
+                lines.append(
+                    f"| {o['seed']} | {_fmt(o['median_ape_pct'], '.1f', '%')} |"
+                    f" {_fmt(o['spearman_min'], '.2f')} / {_fmt(o['spearman_median'], '.2f')} | "
+                    + " | ".join(_fmt(o["groups"].get(n), ".2f") for n in names)
+                    + " |"
+                )
     lines += ["", "Worst held-out predictions:", "", "| trial | config | measured ms | predicted ms |"
               " error | likely reason |", "|---|---|---|---|---|---|"]  # fmt: skip
     for r in result["worst"]:
@@ -421,6 +500,36 @@ def markdown(result: dict[str, Any]) -> str:
     for name, d in result["fitted"]["detail"].items():
         lines.append(f"| {name} | {d['value']:.4g} | {d['default']:g} | {d['constrained']} |")
     return "\n".join(lines) + "\n"
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known else None
+
+
+def _mean_rows(
+    label: str, splits: Sequence[dict[str, Any]], names: Sequence[str], header: bool = True
+) -> list[str]:
+    """One row of each group's Spearman and median error, averaged over the halvings."""
+    out = []
+    if header:
+        out += [
+            "",
+            "Mean over the halvings, per kernel and problem (Spearman / median error):",
+            "",
+            "| constants | median error | Spearman min | " + " | ".join(names) + " |",
+            "|---|---|---|" + "---|" * len(names),
+        ]
+    cells = []
+    for n in names:
+        rho = _mean([o["groups"].get(n) for o in splits])
+        err = _mean([(o.get("group_errors") or {}).get(n) for o in splits])
+        cells.append(f"{_fmt(rho, '.2f')} / {_fmt(err, '.1f', '%')}")
+    out.append(
+        f"| {label} | {_fmt(_mean([o['median_ape_pct'] for o in splits]), '.1f', '%')} |"
+        f" {_fmt(_mean([o['spearman_min'] for o in splits]), '.2f')} | " + " | ".join(cells) + " |"
+    )
+    return out
 
 
 def write_outputs(result: dict[str, Any], out_dir: str | Path, stem: str = "") -> tuple[Path, Path]:
@@ -443,6 +552,7 @@ def validate_sessions(
     transfer: str | Path | None = None,
     recompile: bool = True,
     splits: int = 5,
+    balance_groups: bool = False,
 ) -> dict[str, Any]:
     """Sessions measured on one device -> the validation, written to out_dir (`splits`: the
     halvings judged, the first one in full). `transfer`: a
@@ -457,7 +567,9 @@ def validate_sessions(
     other = load_calibration(transfer or calibration_path("h100"))
     if other is not None and other.gpu_key == device.key:
         other = None  # its own calibration is not a transfer
-    result = validate(loaded.measurements, device, transfer=other, splits=splits)
+    result = validate(
+        loaded.measurements, device, transfer=other, splits=splits, balance_groups=balance_groups
+    )
     result["sources"] = loaded.sources
     result["skipped"] = loaded.skipped
     result["compiled"] = loaded.compiled
@@ -473,6 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transfer", default=None, help="another device's calibration to judge")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--splits", type=int, default=5, help="random halvings to judge")
+    parser.add_argument(
+        "--balance-groups",
+        action="store_true",
+        help="weigh each kernel and problem the same in the device-wide fit",
+    )
     args = parser.parse_args(argv)
     result = validate_sessions(
         args.sessions,
@@ -480,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         transfer=args.transfer,
         recompile=not args.no_compile,
         splits=max(1, args.splits),
+        balance_groups=args.balance_groups,
     )
     held = result["held_out"]
     print(

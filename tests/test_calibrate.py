@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from model_data import DEVICE, TRUE, regimes, session_file, trial
 
-from workbench.analysis.calibrate import calibrate, fit_constants, measurement
+from workbench.analysis.calibrate import calibrate, fit_constants, group_weights, measurement
 from workbench.analysis.model import CONSTANTS, DEFAULTS, load_calibration, predict
 from workbench.core.errors import CalibrationError, WorkbenchError
 from workbench.core.gpus import find_gpu
@@ -46,6 +46,30 @@ def test_an_odd_trial_does_not_drag_the_fit():
     fit = fit_constants(odd)
     for name, value in TRUE.items():
         assert fit.constants[name] == pytest.approx(value, rel=0.05), name
+
+
+def test_balanced_groups_weigh_the_same_whatever_their_size():
+    """A kernel measured on many configs and one measured on a few whose device acts otherwise
+    (a slower warp): weighted per time the big group sets the constant; balanced, the small
+    group pulls it as much as the big one."""
+    big = _measurements()
+    slow = {**TRUE, "warp_cpi": 3 * TRUE["warp_cpi"]}
+    small = [m for m in _measurements(slow) if m.label.startswith(("issue_latency", "mixed"))]
+    for m in small:
+        m.kernel = "other"
+    both = big + small
+    w = group_weights(both)
+    assert len(w) == sum(len(m.times()) for m in both) and w.mean() == pytest.approx(1.0)
+    per_group = defaultdict(float)
+    for m, weight in zip([x for x in both for _ in x.times()], w):
+        per_group[(m.kernel, m.problem)] += weight
+    sums = list(per_group.values())
+    assert len(sums) > 2 and max(sums) == pytest.approx(min(sums))
+    free, start = ["warp_cpi"], dict(TRUE)
+    plain = fit_constants(both, free=free, start=start, restarts=0).constants["warp_cpi"]
+    balanced = fit_constants(both, free=free, start=start, restarts=0, balance_groups=True)
+    assert plain < 1.5 * TRUE["warp_cpi"]  # 13 of 33 trials: the rest hold it near TRUE
+    assert 2 * TRUE["warp_cpi"] < balanced.constants["warp_cpi"] < slow["warp_cpi"]
 
 
 def test_a_constant_no_trial_exercises_stays_put_and_is_reported_unconstrained():

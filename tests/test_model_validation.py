@@ -41,9 +41,10 @@ def test_spearman_and_ranks():
     assert mv.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5]) == pytest.approx(0.8)
 
 
-def _grid(distort=None, repeats=False):
+def _grid(distort=None, repeats=False, constants_of=None):
     """Two kernels x two problems, 8 configs each (tile, warps, stages, registers), timed by
-    the model under TRUE, optionally distorted per config."""
+    the model under TRUE (`constants_of`: other constants for a kernel), optionally distorted
+    per config."""
     out = []
     i = 0
     for kernel, n_loop in (("kernel_a", 400), ("kernel_b", 900)):
@@ -56,7 +57,8 @@ def _grid(distort=None, repeats=False):
                         rep = report(problem, H200, bm, 64, 16, warps, stages, regs, loop,
                                      precision="tf32x3")  # fmt: skip
                         factor = distort(i) if distort else 1.0
-                        t = trial(problem, rep, TRUE, i, factor=factor)
+                        k = (constants_of or {}).get(kernel, TRUE)
+                        t = trial(problem, rep, k, i, factor=factor)
                         for _ in range(2 if repeats and i % 5 == 0 else 1):
                             out.append(
                                 measurement(t, problem, H200, label=f"{kernel} #{i}", kernel=kernel)
@@ -93,6 +95,23 @@ def test_a_right_model_meets_the_goals_and_the_outputs_are_written(tmp_path):
     assert md.startswith("### Model validation on NVIDIA H200")
     assert "| fitted on half of the NVIDIA H200 trials | the other half |" in md
     assert "| kernel_a on L1/66 |" in md
+
+
+def test_a_refit_per_kernel_is_a_second_row_beside_the_device_wide_one(tmp_path):
+    """kernel_b's configs timed as if its warps issued 3x slower: no one set of constants fits
+    both kernels, a refit on each kernel's own half does; the device-wide row stays the first."""
+    other = {**TRUE, "warp_cpi": 3 * TRUE["warp_cpi"], "issue_efficiency": 0.3}
+    result = mv.validate(_grid(constants_of={"kernel_b": other}), H200, splits=2)
+    device_wide = result["held_out"]["median_ape_pct"]
+    refits = result["per_group_refit"]
+    assert [r["seed"] for r in refits] == [0, 1]
+    assert refits[0]["median_ape_pct"] < 3.0 < device_wide
+    assert set(refits[0]["groups"]) == set(result["held_out"]["groups"])
+    md = mv.markdown(result)
+    rows = [line for line in md.splitlines() if line.startswith("| ")]
+    assert rows[1].startswith("| fitted on half of the NVIDIA H200 trials | the other half |")
+    assert rows[2].startswith("| device-wide fit, then refit per kernel and problem")
+    assert "| refit per kernel and problem on its own fit half (mean over the halvings) |" in md
 
 
 def test_a_wrong_model_fails_the_goals():

@@ -155,6 +155,22 @@ def _log_bounds(names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def group_weights(measurements: Sequence[Measurement]) -> np.ndarray:
+    """A weight per measured time (in `Measurement.times()` order): each kernel-and-problem group
+    weighs the same in the fit, whatever its number of trials (a grid of 188 configs of one
+    kernel must not set the constants that rank a sweep of 24 of another), scaled to a mean of 1
+    so that the Huber scale and the prior's pull keep their meaning."""
+    groups = [(m.kernel, m.problem) for m in measurements for _ in m.times()]
+    if not groups:
+        return np.ones(0)
+    count: dict[tuple[str, str], int] = {}
+    for g in groups:
+        count[g] = count.get(g, 0) + 1
+    w = np.array([1.0 / count[g] for g in groups])
+    result: np.ndarray = w * len(w) / w.sum()
+    return result
+
+
 def _residual_fn(
     measurements: Sequence[Measurement], names: Sequence[str], base: dict[str, float]
 ) -> Callable[[np.ndarray], np.ndarray]:
@@ -175,10 +191,14 @@ def fit_constants(
     start: dict[str, float] | None = None,
     max_iterations: int = 40,
     restarts: int = 1,
+    balance_groups: bool = False,
 ) -> Fit:
     """Robust least squares on log time for the `free` constants (default all), the others held
     at `start` (default the spec-sheet defaults). `restarts`: further starts from random
-    perturbations of `start` (the model's max() makes the loss piecewise; the best fit wins)."""
+    perturbations of `start` (the model's max() makes the loss piecewise; the best fit wins).
+    `balance_groups`: each kernel-and-problem group weighs the same (`group_weights`); off (the
+    default: on the H200 data it helped one kernel's ranks and cost another's), every measured
+    time weighs the same."""
     names = list(free) if free is not None else [c.name for c in CONSTANTS]
     unknown = [n for n in names if n not in DEFAULTS]
     if unknown:
@@ -187,18 +207,20 @@ def fit_constants(
         )
     base = {**DEFAULTS, **(start or {})}
     residuals = _residual_fn(measurements, names, base)
+    n_times = sum(len(m.times()) for m in measurements)
+    weight = group_weights(measurements) if balance_groups else np.ones(n_times)
     prior = np.log([DEFAULTS[n] for n in names])
     lo, hi = _log_bounds(names)
     theta0 = np.clip(np.log([base[n] for n in names]), lo, hi)
 
     def loss_of(theta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         r = residuals(theta)
-        w = np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-12))
+        w = np.minimum(1.0, HUBER_DELTA / np.maximum(np.abs(r), 1e-12)) * weight
         data = np.where(
             np.abs(r) <= HUBER_DELTA, r**2, 2 * HUBER_DELTA * np.abs(r) - HUBER_DELTA**2
         )
         p = (theta - prior) / PRIOR_WIDTH
-        return float(data.sum() + (p**2).sum()), r, w
+        return float((data * weight).sum() + (p**2).sum()), r, w
 
     best: Fit | None = None
     rng = np.random.default_rng(0)
@@ -210,7 +232,7 @@ def fit_constants(
         if best is None or fit[1] < best.loss:
             theta_best, loss, its = fit
             r = residuals(theta_best)
-            sd = _uncertainty(theta_best, residuals, r)
+            sd = _uncertainty(theta_best, residuals, r, weight)
             best = Fit(
                 constants={
                     **base,
@@ -238,14 +260,18 @@ def _jacobian(
 
 
 def _uncertainty(
-    theta: np.ndarray, residuals: Callable[[np.ndarray], np.ndarray], r: np.ndarray
+    theta: np.ndarray,
+    residuals: Callable[[np.ndarray], np.ndarray],
+    r: np.ndarray,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """Standard deviation of each log constant after the fit (the Gauss-Newton posterior, with
     the residuals' robust scale and the prior's pull): near PRIOR_WIDTH where the trials say
     nothing about a constant."""
     J = _jacobian(theta, residuals, r)
     scale = max(1e-3, 1.4826 * float(np.median(np.abs(r))))
-    A = J.T @ J / scale**2 + np.eye(len(theta)) / PRIOR_WIDTH**2
+    w = np.ones(len(r)) if weight is None else weight
+    A = J.T @ (J * w[:, None]) / scale**2 + np.eye(len(theta)) / PRIOR_WIDTH**2
     result: np.ndarray = np.sqrt(np.clip(np.diag(np.linalg.pinv(A)), 0.0, None))
     return result
 
@@ -303,6 +329,7 @@ def cross_validated(
     folds: int = 5,
     free: Sequence[str] | None = None,
     start: dict[str, float] | None = None,
+    balance_groups: bool = False,
 ) -> list[float]:
     """log(predicted / measured) of each measurement's headline time, each predicted by a fit on
     the other folds (leave-one-out under 10 measurements)."""
@@ -312,7 +339,11 @@ def cross_validated(
     for fold in _folds(n, k):
         held = set(fold)
         train = [m for i, m in enumerate(measurements) if i not in held]
-        fit = fit_constants(train, free=free, start=start, restarts=0) if train else None
+        fit = (
+            fit_constants(train, free=free, start=start, restarts=0, balance_groups=balance_groups)
+            if train
+            else None
+        )
         for i in fold:
             m = measurements[i]
             ms = m.headline_ms
@@ -329,9 +360,11 @@ def calibrate(
     compiled: Sequence[str] = (),
     free: Sequence[str] | None = None,
     cross_validate: bool = True,
+    balance_groups: bool = False,
 ) -> Calibration:
-    """Fit the constants for `gpu` from trials measured on it. Raises CalibrationError for
-    trials of several devices or too few measured times."""
+    """Fit the constants for `gpu` from trials measured on it (`balance_groups`: each kernel and
+    problem weighs the same, `fit_constants`; off by default). Raises CalibrationError for trials of several
+    devices or too few measured times."""
     if not measurements:
         raise CalibrationError(
             "no trial measured on a GPU with an inspect record: calibrate needs sessions of"
@@ -344,8 +377,12 @@ def calibrate(
             f"{times} measured time{'s' * (times != 1)} on {device}: calibrate needs at least"
             f" {MIN_TIMES}; measure more configs"
         )
-    fit = fit_constants(measurements, free=free)
-    cv = cross_validated(measurements, free=free) if cross_validate else []
+    fit = fit_constants(measurements, free=free, balance_groups=balance_groups)
+    cv = (
+        cross_validated(measurements, free=free, balance_groups=balance_groups)
+        if cross_validate
+        else []
+    )
     in_sample = [
         math.log(evaluate(m.features, fit.constants).ms(_headline(m)) / m.headline_ms)
         for m in measurements
@@ -398,7 +435,8 @@ def calibrate(
             },
             "fit": {
                 "method": "Levenberg-Marquardt on log time, Huber weights (delta"
-                f" {HUBER_DELTA}), pull to the defaults of one factor {math.exp(PRIOR_WIDTH):g}",
+                f" {HUBER_DELTA}), pull to the defaults of one factor {math.exp(PRIOR_WIDTH):g}"
+                + (", each kernel and problem weighted equally" if balance_groups else ""),
                 "loss": round(fit.loss, 6),
                 "iterations": fit.iterations,
                 "constants": detail,
