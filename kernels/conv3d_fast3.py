@@ -465,6 +465,13 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         raise ValueError(f"conv3d_fast3: TAPS must be 'auto', 'rows' or 'table', got {TAPS!r}")
     # Row taps: offsets computed in registers, kw padded to a power of 2 (worth it from kw = 5).
     taps_rows = TAPS == "rows" or (TAPS == "auto" and kw >= 5)
+    if PRECISION == "bf16x3j" and not taps_rows and BLOCK_K == 16 and BLOCK_M // NUM_WARPS >= 32:
+        # Measured on the H200 (Triton 3.6, 2026-12-02): every such config gave garbage on L1/54
+        # and L1/59 (16 rows per warp, BLOCK_K=32 or row taps were right; the interpreter is right).
+        raise ValueError(
+            "conv3d_fast3: bf16x3j with the tap table, BLOCK_K=16 and 32 or more rows per warp "
+            "computed wrong results on the H200; use BLOCK_K=32, TAPS='rows' or bf16x3r"
+        )
     kwp = triton.next_power_of_2(kw) if taps_rows else kw
     sxn = c_in * d * h * w
     if c_out * do * ho * wo >= 2**31 or sxn >= 2**31:

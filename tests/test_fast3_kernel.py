@@ -172,6 +172,9 @@ CHILD = textwrap.dedent(
     cf.TAPS = "diagonal"
     errors["taps"] = error_of(lambda: cf.ModelNew(3, 2, 1)(torch.rand(1, 3, 2, 2, 2)))
     cf.TAPS = BASE["TAPS"]
+    cf.PRECISION, cf.TAPS, cf.BLOCK_M, cf.BLOCK_K = "bf16x3j", "table", 128, 16
+    errors["j_table"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
+    cf.PRECISION, cf.TAPS = BASE["PRECISION"], BASE["TAPS"]
     print(json.dumps(dict(cases=res, cache=cache, nonfinite=nonfinite, overrides=overrides,
                           late=late, seen=seen, seeded=seeded, errors=errors)))
     """
@@ -241,6 +244,7 @@ def test_seeded_weights_match_nn_conv3d(child_result):
         ("channels", "channels"),
         ("float32", "float32"),
         ("taps", "TAPS"),
+        ("j_table", "wrong results on the H200"),
     ],
 )
 def test_unsupported_cases_raise_clear_error(child_result, label, word):
