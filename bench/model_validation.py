@@ -371,6 +371,21 @@ def validate(
     return out
 
 
+def _shared_note(result: dict[str, Any]) -> list[str]:
+    """Where the bank-conflict record came from, when an offline compile stood in for it."""
+    lines = [c for c in result.get("compiled", []) if "shared-memory accesses" in c]
+    if not lines:
+        return []
+    versions = sorted({c.split("by Triton ")[1].split(",")[0] for c in lines if "by Triton " in c})
+    return [
+        "Shared-memory accesses and their bank conflicts (the model's `banks` term): from an"
+        f" offline compile here by Triton {', '.join(versions)} of each trial's recorded source and"
+        f" config, standing in for the Triton that ran ({len(lines)} sessions); registers, shared"
+        " memory, occupancy and the instruction mix as recorded.",
+        "",
+    ]
+
+
 def _fmt(value: Any, spec: str = ".1f", suffix: str = "") -> str:
     return "-" if value is None else f"{value:{spec}}{suffix}"
 
@@ -392,6 +407,7 @@ def markdown(result: dict[str, Any]) -> str:
         " configs re-timed by KernelBench's protocol (+ the host overhead) sit beside the"
         " kernel-only screening of the rest.",
         "",
+        *_shared_note(result),
         "| constants | judged on | trials | median error | 90th pct error | Spearman min / median"
         " over groups [trials, headline] | verdict |",
         "|---|---|---|---|---|---|---|",
@@ -553,14 +569,16 @@ def validate_sessions(
     recompile: bool = True,
     splits: int = 5,
     balance_groups: bool = False,
+    offline_shared: bool = False,
 ) -> dict[str, Any]:
     """Sessions measured on one device -> the validation, written to out_dir (`splits`: the
-    halvings judged, the first one in full). `transfer`: a
+    halvings judged, the first one in full; `offline_shared`: trials whose compile recorded no
+    shared-memory accesses get those of an offline compile here, load_measurements). `transfer`: a
     calibration file of another device to judge as carried over (default: the shipped H100
     one, where the sessions are not the H100's own)."""
     from workbench.session.measurements import device_gpu, load_measurements
 
-    loaded = load_measurements(paths, gpu=gpu, recompile=recompile)
+    loaded = load_measurements(paths, gpu=gpu, recompile=recompile, offline_shared=offline_shared)
     if not loaded.measurements:
         raise SystemExit("no measured trials in these sessions")
     device = device_gpu(loaded.measurements[0].device, gpu)
@@ -586,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--splits", type=int, default=5, help="random halvings to judge")
     parser.add_argument(
+        "--offline-shared",
+        action="store_true",
+        help="attach the shared-memory accesses (bank conflicts) of an offline compile here to"
+        " trials whose compile recorded none",
+    )
+    parser.add_argument(
         "--balance-groups",
         action="store_true",
         help="weigh each kernel and problem the same in the device-wide fit",
@@ -598,8 +622,12 @@ def main(argv: list[str] | None = None) -> int:
         recompile=not args.no_compile,
         splits=max(1, args.splits),
         balance_groups=args.balance_groups,
+        offline_shared=args.offline_shared,
     )
     held = result["held_out"]
+    for line in result["compiled"]:
+        if "shared-memory accesses" in line:
+            print(line)
     print(
         f"{result['device']}: held-out median error {_fmt(held['median_ape_pct'], '.1f', '%')},"
         f" Spearman min {_fmt(held['spearman_min'], '.2f')} ({held['verdict']}); wrote"

@@ -4,18 +4,22 @@
 # *.session.json.gz or *.session.json, and sessions/l1-*-h200-fast3.json. CPU only: the trials
 # carry the instruction mixes of the code that ran (--no-compile).
 #
-#   bash bench/model_validation_h200.sh --out DIR [--splits N] [--dry-run] [MORE_SESSION...]
+#   bash bench/model_validation_h200.sh --out DIR [--splits N] [--dry-run] [--offline-shared]
+#     [MORE_SESSION...]
 #
-# --dry-run lists the sessions and stops. Writes DIR/model-validation-nvidia-h200.{json,md}.
+# --dry-run lists the sessions and stops. --offline-shared: the sessions' compiles (Triton 3.6 on
+# the device) recorded no shared-memory accesses; attach those of an offline compile here (this
+# machine's Triton) of each trial's recorded source and config (the model's bank-conflict term). Writes DIR/model-validation-nvidia-h200.{json,md}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out="" splits=5 dry=0 extra=()
+out="" splits=5 dry=0 extra=() shared=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
     --splits) splits="${2:?--splits needs a number}"; shift 2 ;;
     --dry-run) dry=1; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --offline-shared) shared=(--offline-shared); shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     -*) echo "unknown option $1: use --out DIR [--splits N] [--dry-run] [SESSION...]" >&2; exit 2 ;;
     *) extra+=("$1"); shift ;;
   esac
@@ -32,4 +36,4 @@ printf '%s\n' "${sessions[@]}"
 echo "${#sessions[@]} sessions"
 [ "$dry" = 1 ] && exit 0
 PYTHONPATH="$PWD" python3 bench/model_validation.py "${sessions[@]}" --no-compile \
-  --splits "$splits" --out "$out"
+  --splits "$splits" --out "$out" "${shared[@]}"

@@ -13,7 +13,14 @@ from workbench.analysis.model import evaluate, features
 from workbench.core.gpus import GPU, find_gpu
 from workbench.core.occupancy import occupancy, waves
 from workbench.core.problem import Problem, parse_problem
-from workbench.core.records import InspectReport, Resources, Status, Timing, TrialResult
+from workbench.core.records import (
+    InspectReport,
+    Resources,
+    SharedAccess,
+    Status,
+    Timing,
+    TrialResult,
+)
 from workbench.kernel.sass import Counts, InstructionMix, Loop
 
 TRUE = {  # the constants the synthetic device "has": all away from the defaults
@@ -24,6 +31,7 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "warp_cpi": 9.5,
     "load_latency": 900.0,
     "local_bytes_per_clk": 20.0,
+    "shared_passes_per_clk": 0.6,
     "overlap": 3.0,
     "launch_us": 6.0,
     "host_us": 45.0,
@@ -64,13 +72,21 @@ def report(
     rest: int = 200,
     precision: str = "tf32",
     shared: int = 16384,
+    conflicts: int = 0,
 ) -> InspectReport:
-    """An inspect report of a config of an implicit-GEMM kernel whose SASS is `loop`."""
+    """An inspect report of a config of an implicit-GEMM kernel whose SASS is `loop`
+    (`conflicts`: the wavefronts of one 32-way conflicted shared load per block and iteration)."""
     occ = occupancy(gpu.arch, 32 * warps, registers, shared)
     grid = math.ceil(problem.gemm_m / bm) * math.ceil(problem.gemm_n / bn)
     res = Resources(registers=registers, spill_bytes=0, shared_bytes=shared, num_warps=warps,
                     num_stages=stages, target_sm=gpu.sm, triton_version="synthetic",
-                    instruction_mix=mix_json(loop, rest, gpu.sm))  # fmt: skip
+                    instruction_mix=mix_json(loop, rest, gpu.sm),
+                    shared_accesses=[SharedAccess(
+                        op="local_load", kind="read", shape=[32, 64], element="f32",
+                        shared_layout="swizzled_shared<vec=1, perPhase=1, maxPhase=1>",
+                        register_layout="blocked", in_loop=True, degree=32.0,
+                        wavefronts=conflicts, ideal_wavefronts=conflicts // 32,
+                        bytes=conflicts * 4)] if conflicts else None)  # fmt: skip
     config: dict[str, int | str] = {"BLOCK_M": bm, "BLOCK_N": bn, "BLOCK_K": bk,
                                     "num_warps": warps, "num_stages": stages,
                                     "precision": precision}  # fmt: skip
@@ -224,6 +240,25 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                     local_stores=200,
                 ),
                 precision="tf32x3",
+            ),
+        )
+    )
+    # Bank conflicts: a short loop whose shared loads are 32-way conflicted.
+    out.append(
+        (
+            "banks",
+            mid,
+            report(
+                mid,
+                gpu,
+                64,
+                64,
+                16,
+                4,
+                3,
+                32,
+                counts(40, mma_shapes=hgmma(64, 64, 16, 4), async_copy_widths={4: 4}),
+                conflicts=4096,
             ),
         )
     )

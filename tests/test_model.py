@@ -32,7 +32,7 @@ from workbench.cli.render import prediction_text
 from workbench.core.gpus import find_gpu
 from workbench.core.paths import BUILTIN_KERNEL
 from workbench.core.problem import parse_problem
-from workbench.core.records import Status, Timing, TrialResult
+from workbench.core.records import SharedAccess, Status, Timing, TrialResult
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.sass import InstructionMix
 
@@ -330,3 +330,38 @@ def test_advice_for_memory_bound_work_and_latency_bound_configs():
     text = " ".join(precision_advice(L1_66, H100, "tf32x3", prediction=p))
     assert "predicted latency-bound (one warp's dependent issue" in text
     assert "not what limits it" in text
+
+
+def test_bank_conflicts_cost_shared_memory_wavefronts_worked_out_by_hand():
+    """The fixed loop with one 32-way conflicted access of 1024 wavefronts per block and
+    iteration (from the compile's TTGIR): 1024 clocks per iteration at the spec-sheet one
+    wavefront per clock per SM, a pipe of its own; unknown (older sessions) or conflict-free
+    accesses cost nothing."""
+    base = _fixed()
+    conflicted = SharedAccess(op="local_load", kind="read", shape=[32, 32], element="f32",
+                              shared_layout="swizzled_shared<vec=1, perPhase=1, maxPhase=1>",
+                              register_layout="blocked", in_loop=True, degree=32.0,
+                              wavefronts=1024, ideal_wavefronts=32, bytes=4096)  # fmt: skip
+    clean = conflicted.replace(degree=1.0, wavefronts=32)
+    outside = conflicted.replace(in_loop=False)
+    rep = base.replace(
+        resources=base.resources.replace(shared_accesses=[conflicted, clean, outside])
+    )
+    f = features(rep, L1_66, H100)
+    assert f.conflict_wavefronts == 1024 and f.worst_conflict == 32
+    assert any("32-way" in n for n in f.notes)
+    clock = 1980e6
+    out = evaluate(f)
+    assert out.terms["banks"] == pytest.approx(51 * 20 * 1024 / clock * 1e3, rel=1e-5)
+    assert evaluate(f, {"shared_passes_per_clk": 0.25}).terms["banks"] == pytest.approx(
+        4 * out.terms["banks"], rel=1e-6
+    )
+    slow = evaluate(f, {"shared_passes_per_clk": 0.05})
+    assert slow.bound == "bank-conflict" and slow.dominant == "banks"
+    unknown = features(base, L1_66, H100)
+    assert unknown.conflict_wavefronts is None and evaluate(unknown).terms["banks"] == 0.0
+    assert evaluate(unknown).kernel_ms < out.kernel_ms
+    none = base.replace(resources=base.resources.replace(shared_accesses=[clean]))
+    assert evaluate(features(none, L1_66, H100)).kernel_ms == pytest.approx(
+        evaluate(unknown).kernel_ms
+    )

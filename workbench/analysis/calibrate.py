@@ -34,7 +34,7 @@ from workbench.analysis.model import (
 from workbench.core.errors import CalibrationError
 from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
-from workbench.core.records import InspectReport, TrialResult
+from workbench.core.records import InspectReport, SharedAccess, TrialResult
 
 HUBER_DELTA = 0.15  # log-time residual beyond which a trial counts less (about 16%)
 PRIOR_WIDTH = math.log(1000.0)  # one "sigma" of the pull to the defaults: weak, only a tiebreak
@@ -86,11 +86,13 @@ def measurement(
     instruction_mix: dict[str, Any] | None = None,
     compiled: str = "",
     source: str = "",
+    shared_accesses: list[SharedAccess] | None = None,
 ) -> Measurement | None:
     """The fit's view of a trial measured on a GPU, or None where it has no time or no inspect.
 
     `instruction_mix`: where the trial's compile recorded none (an older Triton run), the mix of
-    an offline compile of the same config, with `compiled` saying so. `source`: the kernel
+    an offline compile of the same config, with `compiled` saying so; `shared_accesses` the
+    same for the TTGIR's shared-memory accesses (their bank conflicts). `source`: the kernel
     file's text (a precision it writes into its dot)."""
     if trial.mode != "gpu" or trial.inspect is None or not trial.ok:
         return None
@@ -100,6 +102,8 @@ def measurement(
     res = report.resources
     if instruction_mix is not None and not res.instruction_mix:
         res = res.replace(instruction_mix=instruction_mix)
+    if shared_accesses is not None and res.shared_accesses is None:
+        res = res.replace(shared_accesses=shared_accesses)
     report = report.replace(resources=res, config=full_config(trial, source))
     f = features(report, problem, gpu)
     occ = report.occupancy

@@ -8,7 +8,8 @@ What it counts (docs/performance-model.md has the whole story):
 - per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
   spills' local-memory traffic (LDL/STL), the issue cycles of all resident warps' instructions
   (4 schedulers), and one warp's own path (its instructions spaced by the dependent-issue
-  latency, its block's MMAs, and what the software pipeline leaves of its loads' latency);
+  latency, its block's MMAs, and what the software pipeline leaves of its loads' latency), and the
+  shared-memory wavefronts of its bank-conflicted accesses (from the compile's TTGIR layouts);
 - waves and tail: the busiest SM runs ceil(grid / SMs) blocks, `blocks_per_sm` at a time;
 - DRAM bytes (each input, weight and output element once: the L2 holds the input patch that the
   N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
@@ -37,11 +38,18 @@ from workbench.core.gpus import GPU
 from workbench.core.jsonio import read_json
 from workbench.core.paths import CALIBRATIONS_DIR
 from workbench.core.problem import DTYPE_BYTES, Problem
-from workbench.core.records import InspectReport, Prediction, Record, TrialResult
+from workbench.core.records import (
+    InspectReport,
+    Prediction,
+    Record,
+    SharedAccess,
+    TrialResult,
+)
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 2  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data)
+MODEL_VERSION = 3  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+# 3: shared-memory bank conflicts from the compile's TTGIR layouts
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -85,6 +93,9 @@ CONSTANTS: tuple[Constant, ...] = (
              "latency of a global load the main loop waits for (L2 hit and queueing)"),
     Constant("local_bytes_per_clk", 32.0, 1.0, 512.0, "B per clock per SM",
              "bandwidth of the spills' local-memory traffic (LDL/STL through L1 and L2)"),
+    Constant("shared_passes_per_clk", 1.0, 0.05, 8.0, "wavefronts per clock per SM",
+             "shared-memory wavefronts an SM serves per clock (32 banks x 4 B: one a clock on"
+             " the spec sheet), paid by bank-conflicted accesses"),
     Constant("overlap", 4.0, 1.0, 64.0, "exponent",
              "how fully the terms overlap: time = (sum of term^p)^(1/p); large p is the max of"
              " the terms (perfect overlap), 1 their sum (none)"),
@@ -193,6 +204,10 @@ class Features:
     l2_bytes: float  # whole kernel: what the loads move from L2 to the SMs
     loop_local: float = 0.0  # of the loop's instructions, local loads and stores (spills)
     straight_line: bool = False  # no main loop in the SASS: the block's code runs once
+    # Shared-memory wavefronts of one block's bank-conflicted accesses (degree > 1) per iteration
+    # (straight-line code: all of them, once); None: the compile recorded no TTGIR accesses.
+    conflict_wavefronts: float | None = None
+    worst_conflict: float = 1.0  # the largest conflict degree of those accesses
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -345,6 +360,12 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         else:
             rate = (gpu.fp16_tflops if "bf16" in precision else gpu.tf32_tflops) * 1e12
             tensor_clocks = block_flops / max(1.0, source_iterations) / (rate / (sms * clock))
+    conflicts, worst = _conflicts(res.shared_accesses, straight)
+    if worst > 1:
+        notes.append(
+            f"shared-memory bank conflicts up to {worst:.3g}-way ({conflicts:.0f} wavefronts per"
+            f" block{'' if straight else ' and iteration'}, from the compile's TTGIR layouts)"
+        )
     return Features(
         gpu_key=gpu.key,
         sms=sms,
@@ -365,12 +386,27 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         l2_bytes=float(l2_bytes),
         loop_local=loop_local,
         straight_line=straight,
+        conflict_wavefronts=conflicts if res.shared_accesses is not None else None,
+        worst_conflict=worst,
         notes=tuple(notes),
     )
 
 
+def _conflicts(accesses: list[SharedAccess] | None, straight: bool) -> tuple[float, float]:
+    """(wavefronts, worst degree) of the bank-conflicted accesses one block issues per main-loop
+    iteration (straight-line code: every access, once). Accesses whose degree is unknown (MMA
+    operand reads, layouts not counted) count as conflict-free."""
+    total, worst = 0.0, 1.0
+    for a in accesses or []:
+        if a.degree is None or a.degree <= 1.0 or not (a.in_loop or straight):
+            continue
+        total += a.wavefronts
+        worst = max(worst, a.degree)
+    return total, worst
+
+
 # --- the model ---------------------------------------------------------------------------------
-ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency", "local")
+ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency", "local", "banks")
 BOUND_OF = {
     "compute": "compute",
     "fp32": "compute",
@@ -378,6 +414,7 @@ BOUND_OF = {
     "issue_latency": "latency",
     "load_latency": "latency",
     "local": "spills",
+    "banks": "bank-conflict",
     "prologue": "latency",
     "dram": "memory",
     "l2": "L2",
@@ -392,6 +429,7 @@ TERM_WORDS = {
     "issue_latency": "one warp's dependent issue and its block's MMAs",
     "load_latency": "waiting on global loads",
     "local": "the spills' local-memory traffic",
+    "banks": "shared-memory wavefronts of bank-conflicted accesses",
     "prologue": "prologue and epilogue",
     "tail": "the partial last wave",
     "dram": "DRAM traffic",
@@ -430,6 +468,7 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
         "compute": b * f.tensor_clocks / k["tensor_fraction"],
         "fp32": b * f.fp32_clocks / eff,
         "local": b * local_bytes / k["local_bytes_per_clk"],
+        "banks": b * (f.conflict_wavefronts or 0.0) / k["shared_passes_per_clk"],
         "issue": 0.0,
         "issue_latency": 0.0,
         "load_latency": 0.0,
@@ -461,7 +500,8 @@ def _combine(it: dict[str, float], p: float) -> float:
     """One iteration's clocks: the pipes, the schedulers, and one warp's path (its issue, its
     block's MMAs and the load latency it could not hide), overlapped with exponent `p`."""
     path = it["issue_latency"] + it["load_latency"]
-    return overlap_max([it["compute"], it["fp32"], it["local"], it["issue"], path], p)
+    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], it["issue"]]
+    return overlap_max([*pipes, path], p)
 
 
 def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:

@@ -30,6 +30,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
             args.sessions,
             gpu=override,
             recompile=not args.no_compile,
+            offline_shared=not args.no_compile,
             progress=None if quiet else (lambda text: status.update(text)),
         )
     if not loaded.measurements:

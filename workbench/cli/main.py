@@ -185,7 +185,9 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", "-g", default=None, help="the measuring device (default: the trials')")
     p.add_argument("--output", "-o", default=None, help="file to write (default: the shipped one)")
     p.add_argument(
-        "--no-compile", action="store_true", help="do not compile trials that lack a SASS mix"
+        "--no-compile",
+        action="store_true",
+        help="do not compile trials that lack a SASS mix or shared-memory accesses",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 

@@ -139,6 +139,24 @@ class Record:
 
 # --- what a compile for a target gives ---------------------------------------------------------
 @dataclass
+class SharedAccess(Record):
+    """One shared-memory access of a compiled kernel, from its TTGIR (kernel/shared_banks.py):
+    the layouts on both sides and the wavefronts a block's warps need for it."""
+
+    op: str  # "async_copy_global_to_local", "local_load", "local_store", "local_alloc"
+    kind: str  # "read" or "write"
+    shape: list[int]  # the tensor moved, in elements
+    element: str  # "f32", "bf16"
+    shared_layout: str  # "swizzled_shared<vec=1, perPhase=1, maxPhase=1, order=[1, 0]>"
+    register_layout: str  # "blocked<...>", or the name of a layout not counted ("dot_op"...)
+    in_loop: bool  # inside a scf.for: once per iteration of the loop
+    degree: float | None = None  # wavefronts / conflict-free wavefronts; None: not counted
+    wavefronts: int = 0  # of every warp of one block, for the whole tensor
+    ideal_wavefronts: int = 0  # the same without conflicts
+    bytes: int = 0  # the block's bytes through shared memory (replicated threads included)
+
+
+@dataclass
 class Resources(Record):
     """Per-thread and per-block resources of one compiled kernel, read from its cubin."""
 
@@ -155,6 +173,8 @@ class Resources(Record):
     compile_s: float | None = field(default=None, metadata=OMIT)  # this tool's cache, not the
     cached: bool | None = field(default=None, metadata=OMIT)  # kernel: left out of trials
     instruction_mix: dict[str, Any] | None = field(default=None, metadata=OMIT)  # from the SASS
+    # From the TTGIR: None where the compile recorded none (older sessions: unknown, no term).
+    shared_accesses: list[SharedAccess] | None = field(default=None, metadata=OMIT)
 
     COMPUTED = ("source",)
 

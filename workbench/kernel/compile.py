@@ -36,17 +36,18 @@ from workbench.core.gpus import GPU
 from workbench.core.jsonio import read_json, write_json
 from workbench.core.paths import cache_root
 from workbench.core.problem import Problem
-from workbench.core.records import Resources
+from workbench.core.records import Resources, SharedAccess
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.launch import Launch
 from workbench.kernel.sass import SassError, instruction_mix
+from workbench.kernel.shared_banks import shared_accesses
 
 try:
     from triton.runtime.errors import OutOfResources as TritonOutOfResources
 except ImportError:  # pragma: no cover - older Triton
     TritonOutOfResources = None
 
-CACHE_SCHEMA = 2
+CACHE_SCHEMA = 3  # 3: resources carry the shared-memory accesses (TTGIR layouts, bank conflicts)
 _RESOURCE_LINE = re.compile(r"REG:(\d+)\s+STACK:(\d+)\s+SHARED:(\d+)\s+LOCAL:(\d+)")
 
 
@@ -168,6 +169,63 @@ def cached_compile(
     return resources, launch
 
 
+def shared_accesses_for_target(
+    kf: KernelFile, problem: Problem, config: Config, gpu: GPU
+) -> list[SharedAccess] | None:
+    """The TTGIR's shared-memory accesses of `config` compiled for `gpu`: from the compile cache
+    where the full compile is there, else from a compile that stops at the TTGIR (no PTX, no
+    ptxas: what a recorded session's trial needs to see its bank conflicts; cached too).
+    Raises CompileError as compile_for_target does."""
+    launch = kf.capture_launch(problem, config)
+    spec = specialise(launch, gpu)
+    key = cache_key(kf, launch, spec)
+    full = _read_cache(compile_cache_dir() / f"{key}.json")
+    if full is not None:
+        return full.shared_accesses
+    path = compile_cache_dir() / f"ttgir-{key}.json"
+    data = read_json(path)
+    if isinstance(data, dict) and isinstance(data.get("shared_accesses"), list):
+        return [SharedAccess.from_json(a) for a in data["shared_accesses"]]
+    with _quiet_triton():
+        try:
+            ttgir = _ttgir(launch, spec)
+        except Exception as err:
+            raise _as_workbench_error(err, kf, launch, gpu) from err
+    try:
+        accesses = shared_accesses(ttgir)
+    except (ValueError, KeyError, IndexError, ZeroDivisionError):
+        return None
+    write_json(path, {"shared_accesses": [a.to_json() for a in accesses]})
+    return accesses
+
+
+def _ttgir(launch: Launch, spec: Specialised) -> str:
+    """Triton's pipeline (triton.compile's stages, this Triton's backend) up to the TTGIR."""
+    from triton._C.libtriton import ir
+
+    src = ASTSource(launch.kernel, spec.signature, spec.constexprs, spec.attrs)
+    backend = make_backend(spec.target)
+    options = backend.parse_options(dict(vars(spec.options), **src.parse_options()))
+    context = ir.context()
+    ir.load_dialects(context)
+    backend.load_dialects(context)
+    module = src.make_ir(
+        spec.target,
+        options,
+        backend.get_codegen_implementation(options),
+        backend.get_module_map(),
+        context,
+    )
+    stages: dict[str, Any] = {}
+    backend.add_stages(stages, options, src.language)
+    metadata: dict[str, Any] = {"target": spec.target, **options.__dict__}
+    for ext, stage in stages.items():
+        module = stage(module, metadata)
+        if ext == "ttgir":
+            return str(module)
+    raise CompileError(f"{launch.name}: this Triton's pipeline has no TTGIR stage")
+
+
 def _read_cache(path: Path) -> Resources | None:
     data = read_json(path)
     if data is None:
@@ -199,6 +257,11 @@ def _compile(kf: KernelFile, launch: Launch, spec: Specialised, gpu: GPU) -> Res
         mix: dict[str, Any] | None = instruction_mix(cubin).to_json()
     except SassError:
         mix = None
+    ttgir = compiled.asm.get("ttgir")
+    try:  # the model's bank-conflict term; a TTGIR this parser cannot read leaves it unknown
+        accesses = shared_accesses(ttgir) if isinstance(ttgir, str) else None
+    except (ValueError, KeyError, IndexError, ZeroDivisionError):
+        accesses = None
     return Resources(
         kernel_name=launch.name,
         target_sm=gpu.sm,
@@ -213,6 +276,7 @@ def _compile(kf: KernelFile, launch: Launch, spec: Specialised, gpu: GPU) -> Res
         cached=False,
         triton_version=triton.__version__,
         instruction_mix=mix,
+        shared_accesses=accesses,
     )
 
 

@@ -51,12 +51,16 @@ def load_measurements(
     gpu: GPU | None = None,
     recompile: bool = True,
     progress: Callable[[str], None] | None = None,
+    offline_shared: bool = False,
 ) -> Loaded:
     """Every trial of the sessions measured on a GPU, as calibration measurements.
 
     `gpu`: the spec sheet of the measuring device (default: matched from the trial's device
     name). `recompile`: compile here for the session's target where a trial has no instruction
-    mix (otherwise the model runs without the issue terms for it)."""
+    mix (otherwise the model runs without the issue terms for it). `offline_shared`: where a
+    trial's compile recorded no shared-memory accesses (sessions made before compiles carried
+    the TTGIR's layouts), attach those of an offline compile of the same config for the
+    session's target here (its bank conflicts; everything else stays as recorded)."""
     out = Loaded()
     for path in paths:
         session = read_session(path)
@@ -66,6 +70,7 @@ def load_measurements(
         kernel = str(session.kernel.get("name") or session.kernel.get("path") or "")
         recorded: set[str] = set()
         offline: set[tuple[str, str]] = set()  # (what compiled the resources, Triton here)
+        shared_offline: set[str] = set()  # Triton versions that gave the shared accesses here
         kf: Any = None
         unmeasured: list[tuple[str, int | None]] = []  # (mode, id): a sweep's compile-only
         # trials, listed in one line
@@ -105,10 +110,26 @@ def load_measurements(
                 offline.add((res.source, version))
             elif res is not None:
                 recorded.add(res.source)
+            accesses = None
+            if res is not None and res.shared_accesses is None and offline_shared:
+                try:
+                    if kf is None:
+                        kf = session.kernel_file()
+                    accesses, version = _offline_shared(kf, problem, trial, target)
+                except WorkbenchError as err:
+                    out.skipped.append(f"{where}: no shared-memory accesses ({err})")
+                    accesses = None
+                else:
+                    compiled += (
+                        f"; shared-memory accesses: compiled offline for {target.sm} by Triton"
+                        f" {version}"
+                    )
+                    shared_offline.add(version)
             try:
                 m = measurement(
                     trial, problem, device, label=where, kernel=kernel, instruction_mix=mix,
                     compiled=compiled, source=str(session.kernel.get("source") or ""),
+                    shared_accesses=accesses,
                 )  # fmt: skip
             except ValueError as err:
                 out.skipped.append(f"{where}: {err}")
@@ -128,6 +149,11 @@ def load_measurements(
             out.compiled.append(
                 f"{path}: registers, shared memory and occupancy as recorded ({source}, what ran);"
                 f" instruction mix compiled offline here for {target.sm} by Triton {version}"
+            )
+        for version in sorted(shared_offline):
+            out.compiled.append(
+                f"{path}: shared-memory accesses (bank conflicts, from the TTGIR) compiled offline"
+                f" here for {target.sm} by Triton {version}, standing in for the Triton that ran"
             )
     return out
 
@@ -173,6 +199,20 @@ def _offline_mix(kf: Any, problem: Any, trial: TrialResult, target: GPU) -> tupl
     if not resources.instruction_mix:
         raise CalibrationError("the offline compile gave no SASS instruction mix")
     return resources.instruction_mix, str(triton.__version__)
+
+
+def _offline_shared(kf: Any, problem: Any, trial: TrialResult, target: GPU) -> tuple[Any, str]:
+    """The shared-memory accesses of this trial's config compiled here for `target` (cached; a
+    compile that stops at the TTGIR where the full one is not cached)."""
+    import triton
+
+    from workbench.kernel.compile import shared_accesses_for_target
+
+    config = {k: v for k, v in full_config(trial).items() if k in _tunable_names(kf, problem)}
+    accesses = shared_accesses_for_target(kf, problem, kf.full_config(problem, config), target)
+    if accesses is None:
+        raise CalibrationError("the offline compile gave no TTGIR shared-memory accesses")
+    return accesses, str(triton.__version__)
 
 
 def _tunable_names(kf: Any, problem: Any) -> set[str]:
