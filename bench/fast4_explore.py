@@ -102,13 +102,8 @@ VARIANTS = [
     ("f3-m64k32s2", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
     ("f3-table-k32s3", F3, dict(TAPS="table"), ("L1/60", "L1/66")),
     ("f3-table-k32s4", F3, dict(TAPS="table", NUM_STAGES=4), ("L1/60", "L1/66")),
-    # call 5: the tile loop again, without hoisting the weights and taps out of it (each tile's
-    # loads pipelined by Triton), on the one-K-step problem; programs per SM = blocks per SM
-    # (Triton 3.6 offline: 84, 110, 78, 149 registers)
-    ("f3-p5-m64s2", F3, dict(PERSISTENT=5, BLOCK_M=64, NUM_STAGES=2), ("L1/59",)),
-    ("f3-p4-m64s3", F3, dict(PERSISTENT=4, BLOCK_M=64), ("L1/59",)),
-    ("f3-p3-w8s2", F3, dict(PERSISTENT=3, NUM_WARPS=8, NUM_STAGES=2), ("L1/59",)),
-    ("f3-p3-s2", F3, dict(PERSISTENT=3, NUM_STAGES=2), ("L1/59",)),
+    # call 5 ran the tile loop again at 593a165 (each tile's weights and taps loaded in the loop):
+    # f3-p5-m64s2, f3-p4-m64s3, f3-p3-w8s2, f3-p3-s2 on L1/59, all slower; removed since
 ]
 
 

@@ -24,9 +24,6 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   same kernel, 30-60 us less host time per forward, which KernelBench's per-call timing sees
   (fast4 on the H200: 0.03-0.09 ms of KB time; docs/performance.md). The plain launch is used in
   the interpreter and wherever someone wraps the kernel's launch (a tuner, a profiler);
-- PERSISTENT = P > 0: P programs per SM (at most the tile count), each looping over the M tiles
-  pid, pid + programs, ...; where K is one BLOCK_K step (L1/59) that loop is the innermost, and
-  Triton pipelines it: the next tile's x gathers are in flight while this tile computes and stores;
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows from kw >= 5.
@@ -53,7 +50,6 @@ NUM_STAGES = 3
 PRECISION = "bf16x3r"
 TAPS = "auto"
 FAST_LAUNCH = 1
-PERSISTENT = 0
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -206,8 +202,7 @@ def _tile_positions(
 
 
 @triton.jit
-def _conv3d_fast3_tile(
-    tile,
+def _conv3d_fast3_kernel(
     x_ptr,
     wf_ptr,
     wb_ptr,
@@ -245,7 +240,6 @@ def _conv3d_fast3_tile(
     ROW_W: tl.constexpr,
     precision: tl.constexpr,
 ):
-    """One M tile (and the program's N tile): the im2col product and the store."""
     # The packed weight (see _pack_weight): fp32 regions at these offsets of wf (in elements),
     # bf16 regions at these offsets of wb (the same buffer seen as bf16).
     CK: tl.constexpr = C_OUT * KPAD
@@ -257,9 +251,10 @@ def _conv3d_fast3_tile(
     W_BF16_LO: tl.constexpr = 9 * CK  # [Co, KPAD] bf16 tails
     W_BF16_J: tl.constexpr = 10 * CK  # [Co, 2 KPAD] bf16: column 2k head of w[:, k], 2k + 1 tail
     BW: tl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
+    pid = tl.program_id(0)
     pid_n = tl.program_id(1)
     img, xoff, load_ok, yoff, valid = _tile_positions(
-        tile, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M
+        pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M
     )
     img64 = img.to(tl.int64)
     x_img = x_ptr + img64 * SXN
@@ -320,142 +315,6 @@ def _conv3d_fast3_tile(
     S: tl.constexpr = DO * HO * WO
     y_img = y_ptr + img64 * (C_OUT * S)
     tl.store(y_img + (yoff[:, None] + co[None, :] * S), acc, mask=valid[:, None] & co_ok[None, :])
-
-
-@triton.jit
-def _conv3d_fast3_kernel(
-    x_ptr,
-    wf_ptr,
-    wb_ptr,
-    dlt_ptr,
-    b_ptr,
-    y_ptr,
-    C_OUT: tl.constexpr,
-    K: tl.constexpr,
-    KPAD: tl.constexpr,
-    KD: tl.constexpr,
-    KH: tl.constexpr,
-    KW: tl.constexpr,
-    KWP: tl.constexpr,
-    RT: tl.constexpr,
-    TAPS_ROWS: tl.constexpr,
-    DIL_D: tl.constexpr,
-    DIL_H: tl.constexpr,
-    DIL_W: tl.constexpr,
-    SXC: tl.constexpr,
-    SXN: tl.constexpr,
-    SXD: tl.constexpr,
-    SXH: tl.constexpr,
-    W: tl.constexpr,
-    DO: tl.constexpr,
-    HO: tl.constexpr,
-    WO: tl.constexpr,
-    STR_D: tl.constexpr,
-    STR_H: tl.constexpr,
-    STR_W: tl.constexpr,
-    AUTO_BW: tl.constexpr,
-    HAS_BIAS: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_N: tl.constexpr,
-    BLOCK_K: tl.constexpr,
-    ROW_W: tl.constexpr,
-    precision: tl.constexpr,
-    N_IMG: tl.constexpr,
-    PERSIST: tl.constexpr,
-    TILE_STAGES: tl.constexpr,
-):
-    """One tile per program, or (PERSIST) a loop over tiles pid, pid + programs, ... that Triton
-    pipelines where the K loop is a single step (the next tile's gathers in flight)."""
-    if PERSIST:
-        BW: tl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
-        # _tile_positions' tile count (the host's _grid), from the launched constexprs.
-        if BW == 0:
-            WV: tl.constexpr = W if (STR_H == 1 and STR_W == 1) else WO
-            PER_PLANE: tl.constexpr = (HO * WV + BLOCK_M - 1) // BLOCK_M
-        else:
-            R: tl.constexpr = BLOCK_M // BW
-            PER_PLANE: tl.constexpr = ((HO + R - 1) // R) * ((WO + BW - 1) // BW)
-        TILES: tl.constexpr = N_IMG * DO * PER_PLANE
-        for tile in tl.range(tl.program_id(0), TILES, tl.num_programs(0), num_stages=TILE_STAGES):
-            _conv3d_fast3_tile(
-                tile,
-                x_ptr,
-                wf_ptr,
-                wb_ptr,
-                dlt_ptr,
-                b_ptr,
-                y_ptr,
-                C_OUT,
-                K,
-                KPAD,
-                KD,
-                KH,
-                KW,
-                KWP,
-                RT,
-                TAPS_ROWS,
-                DIL_D,
-                DIL_H,
-                DIL_W,
-                SXC,
-                SXN,
-                SXD,
-                SXH,
-                W,
-                DO,
-                HO,
-                WO,
-                STR_D,
-                STR_H,
-                STR_W,
-                AUTO_BW,
-                HAS_BIAS,
-                BLOCK_M,
-                BLOCK_N,
-                BLOCK_K,
-                ROW_W,
-                precision,
-            )
-    else:
-        _conv3d_fast3_tile(
-            tl.program_id(0),
-            x_ptr,
-            wf_ptr,
-            wb_ptr,
-            dlt_ptr,
-            b_ptr,
-            y_ptr,
-            C_OUT,
-            K,
-            KPAD,
-            KD,
-            KH,
-            KW,
-            KWP,
-            RT,
-            TAPS_ROWS,
-            DIL_D,
-            DIL_H,
-            DIL_W,
-            SXC,
-            SXN,
-            SXD,
-            SXH,
-            W,
-            DO,
-            HO,
-            WO,
-            STR_D,
-            STR_H,
-            STR_W,
-            AUTO_BW,
-            HAS_BIAS,
-            BLOCK_M,
-            BLOCK_N,
-            BLOCK_K,
-            ROW_W,
-            precision,
-        )
 
 
 # --- host side ---------------------------------------------------------------------------------
@@ -586,7 +445,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, PERSISTENT)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -638,19 +497,9 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
         AUTO_BW=auto_bw, HAS_BIAS=has_bias, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
         ROW_W=ROW_W, precision=PRECISION, num_warps=NUM_WARPS, num_stages=NUM_STAGES,
-        N_IMG=n, PERSIST=bool(PERSISTENT), TILE_STAGES=NUM_STAGES,
     )  # fmt: skip
     # A function of the launched constexprs, so a forced BLOCK_M (a wrapped launch) gets its grid.
     grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
-    if not isinstance(PERSISTENT, int) or PERSISTENT < 0:
-        raise ValueError(
-            f"conv3d_fast3: PERSISTENT must be 0 (off) or programs per SM, got {PERSISTENT!r}"
-        )
-    if PERSISTENT:
-        on_gpu = torch.device(device).type == "cuda"
-        sms = torch.cuda.get_device_properties(device).multi_processor_count if on_gpu else 2
-        tiles_grid = grid
-        grid = lambda meta: (min(tiles_grid(meta)[0], sms * PERSISTENT), tiles_grid(meta)[1])
     launch = _Launcher("_conv3d_fast3_kernel", grid, meta)
     return _remember(_PLANS, key, ((n, c_out, do, ho, wo), kwp, kpad, table, launch))
 
