@@ -21,9 +21,9 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   any other value ("ieee", "tf32", "tf32x3", "bf16x3") is handed to tl.dot as is;
 - FAST_LAUNCH = 1: after the first call of a shape (Triton's plain `kernel[grid](**meta)`, which
   compiles), launch through the compiled kernel's cached handle with positional arguments: the
-  same kernel, 30-60 us less host time per forward, which KernelBench's per-call timing sees
-  (fast4 on the H200: 0.03-0.09 ms of KB time; docs/performance.md). The plain launch is used in
-  the interpreter and wherever someone wraps the kernel's launch (a tuner, a profiler);
+  same kernel, half the host time of a forward (on the H200: 25-43 us instead of 57-71; KB time
+  -3.5 % on L1/59, within one run's noise on the others; docs/performance.md round 8). The plain
+  launch is used in the interpreter and wherever someone wraps the kernel's launch (a tuner);
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows from kw >= 5.
