@@ -231,6 +231,7 @@ def _timed(config: dict, ms: float) -> TrialResult:
     })  # fmt: skip
 
 
+@pytest.mark.slow  # an interpreter sweep, an export and its interpreter run: ~18 s (`-m slow`, run by CI)
 def test_autotune_export_lists_the_top_k_and_runs_in_the_interpreter(
     tmp_path: Path, bench_cache: Path
 ) -> None:
