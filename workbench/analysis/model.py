@@ -11,6 +11,8 @@ What it counts (docs/performance-model.md has the whole story):
   latency, its block's MMAs, and what the software pipeline leaves of its loads' latency), and the
   shared-memory wavefronts of its bank-conflicted accesses (from the compile's TTGIR layouts);
 - waves and tail: the busiest SM runs ceil(grid / SMs) blocks, `blocks_per_sm` at a time;
+- a block's output tile drained at its SM's share of the DRAM bandwidth before it retires (v4);
+  straight-line code as one block's chain overlapped with the round's issue and pipes;
 - DRAM bytes (each input, weight and output element once: the L2 holds the input patch that the
   N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
   loads fetch), over the achieved bandwidths;
@@ -48,8 +50,9 @@ from workbench.core.records import (
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 3  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
-# 3: shared-memory bank conflicts from the compile's TTGIR layouts
+MODEL_VERSION = 4  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+# 3: shared-memory bank conflicts from the compile's TTGIR layouts; 4: a block's output tile
+# drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -208,6 +211,7 @@ class Features:
     # (straight-line code: all of them, once); None: the compile recorded no TTGIR accesses.
     conflict_wavefronts: float | None = None
     worst_conflict: float = 1.0  # the largest conflict degree of those accesses
+    store_bytes: float = 0.0  # the output tile one block writes (BLOCK_M x BLOCK_N elements)
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -281,12 +285,14 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         block_flops = 2.0 * bm * bn * k_pad * products
         source_iterations = k_pad / bk
         tile_bytes = (bm + bn) * k_pad * elem  # A and B tiles one block loads (float)
+        store_bytes = float(bm * bn * elem)
     else:
         bm = bn = bk = 0
         waste = report.waste.total if report.waste else 0.0
         block_flops = problem.flops / max(1e-9, 1.0 - waste) * products / grid
         source_iterations = 1.0
         tile_bytes = 0.0
+        store_bytes = 0.0
         notes.append("no BLOCK_M/N/K: a block's work is the problem's over the grid")
 
     mix = InstructionMix.from_json(res.instruction_mix) if res.instruction_mix else None
@@ -388,6 +394,7 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         straight_line=straight,
         conflict_wavefronts=conflicts if res.shared_accesses is not None else None,
         worst_conflict=worst,
+        store_bytes=store_bytes,
         notes=tuple(notes),
     )
 
@@ -510,7 +517,45 @@ def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:
     (the first tiles must arrive)."""
     warps_per_scheduler = max(1.0, b * f.warps_per_block / SCHEDULERS_PER_SM)
     spacing = warps_per_scheduler / k["issue_efficiency"]
-    return f.rest_instructions * spacing + (k["load_latency"] if f.waits_on_loads else 0.0)
+    latency = k["load_latency"] if f.waits_on_loads else 0.0
+    return f.rest_instructions * spacing + latency + _store_clocks(f, k)
+
+
+def _store_clocks(f: Features, k: dict[str, float]) -> float:
+    """Clocks one block's output tile takes to leave the SM at its share of the achieved DRAM
+    bandwidth: the epilogue's stores, which the block waits for before it retires (the other
+    resident blocks hide it, so a round of b blocks pays it once)."""
+    per_sm = f.bandwidth_bps * k["dram_fraction"] / (f.sms * f.clock_hz)  # B per clock per SM
+    return f.store_bytes / per_sm
+
+
+def _straight_round(
+    f: Features, k: dict[str, float], b: int, it: dict[str, float], p: float
+) -> tuple[float, float, float]:
+    """(clocks, issue, chain) of one round of `b` blocks of straight-line code (no main loop):
+    the pipes and the schedulers' issue of every resident warp's instructions, overlapped with
+    one block's own chain (its warp's instructions one after the other, its MMAs, the latency
+    of its gathers and its tile's stores), which the round's blocks run side by side."""
+    issue = f.rest_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM
+    issue /= k["issue_efficiency"]
+    chain = f.rest_instructions * k["warp_cpi"] + f.tensor_clocks / k["tensor_fraction"]
+    chain += (k["load_latency"] if f.waits_on_loads else 0.0) + _store_clocks(f, k)
+    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], issue]
+    return overlap_max([*pipes, chain], p), issue, chain
+
+
+def _round(
+    f: Features, k: dict[str, float], b: int, p: float
+) -> tuple[float, dict[str, float], float]:
+    """(clocks, per-iteration terms, prologue clocks) of one round of `b` resident blocks: a
+    loop's iterations then its prologue and epilogue; straight-line code as one overlapped
+    stretch (`_straight_round`: its issue and chain stand in the issue terms)."""
+    it = _iteration_clocks(f, k, b)
+    if f.straight_line:
+        clocks, issue, chain = _straight_round(f, k, b, it, p)
+        return clocks, {**it, "issue": issue, "issue_latency": chain}, 0.0
+    pro = _block_rest_clocks(f, k, b)
+    return f.iterations * _combine(it, p) + pro, it, pro
 
 
 def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdown:
@@ -523,21 +568,18 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
     clocks = dict.fromkeys((*ITERATION_TERMS, "prologue"), 0.0)
     sm_clocks = 0.0
     for count, b in rounds:
-        it = _iteration_clocks(f, k, b)
-        pro = _block_rest_clocks(f, k, b)
-        sm_clocks += count * (f.iterations * _combine(it, p) + pro)
+        round_clocks, it, pro = _round(f, k, b, p)
+        sm_clocks += count * round_clocks
+        clocks["prologue"] += count * pro
         for name, value in it.items():
             clocks[name] += count * f.iterations * value
-        clocks["prologue"] += count * pro
     to_ms = 1e3 / f.clock_hz
     terms = {name: value * to_ms for name, value in clocks.items()}
     sm_ms = sm_clocks * to_ms
     # The same SM work spread evenly over fractional waves: what the tail costs beyond that.
-    it_full = _iteration_clocks(f, k, f.blocks_per_sm)
+    round_full, it_full, _ = _round(f, k, f.blocks_per_sm, p)
     even = f.grid_blocks / (f.sms * f.blocks_per_sm)
-    even_ms = (
-        even * (f.iterations * _combine(it_full, p) + _block_rest_clocks(f, k, f.blocks_per_sm))
-    ) * to_ms
+    even_ms = even * round_full * to_ms
     terms["tail"] = max(0.0, sm_ms - even_ms)
     terms["dram"] = f.dram_bytes / (f.bandwidth_bps * k["dram_fraction"]) * 1e3
     terms["l2"] = f.l2_bytes / (k["l2_bytes_per_clk"] * f.sms * f.clock_hz) * 1e3
