@@ -29,6 +29,7 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "tensor_fraction": 0.6,
     "issue_efficiency": 0.9,
     "warp_cpi": 9.5,
+    "mio_cpi": 24.0,
     "load_latency": 900.0,
     "local_bytes_per_clk": 20.0,
     "shared_passes_per_clk": 0.6,
@@ -259,6 +260,30 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                 32,
                 counts(40, mma_shapes=hgmma(64, 64, 16, 4), async_copy_widths={4: 4}),
                 conflicts=4096,
+            ),
+        )
+    )
+    # One warp's MIO-class instructions: a loop of shared loads and async copies, two warps
+    # per scheduler (v5).
+    out.append(
+        (
+            "mio",
+            conv,
+            report(
+                conv,
+                gpu,
+                256,
+                64,
+                16,
+                8,
+                3,
+                255,
+                counts(
+                    300,
+                    mma_shapes=hgmma(256, 64, 16, 8),
+                    async_copy_widths={4: 40},
+                    shared_loads=160,
+                ),
             ),
         )
     )

@@ -57,10 +57,11 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     # By hand, at the defaults: the busiest SM runs ceil(6619 / 132) = 51 blocks, one at a time;
     # 20 iterations (K 315 padded to 320, BLOCK_K 16) of the tensor cores, the schedulers' issue
     # and one warp's path (its 1000 instructions and its block's MMAs; its loads were issued 2
-    # iterations ahead, so no latency is left), overlapped with exponent 4.
+    # iterations ahead, so no latency is left), overlapped with exponent 4. Of the path's 1000
+    # instructions, the 20 async copies wait mio_cpi (16) each, the other 980 warp_cpi (8) (v5).
     tensor = 2 * 256 * 64 * 16 * 3 / (494.7e12 / (132 * clock)) / 0.8
     issue = 1000 * (8 / 4) / 0.8
-    path = tensor + 1000 * 8.0  # warp_cpi 8
+    path = tensor + 980 * 8.0 + 20 * 16.0
     assert path > max(tensor, issue)
     iteration = (tensor**4 + issue**4 + path**4) ** 0.25
     # Prologue/epilogue at the schedulers' rate, one load latency, and the block's 256x64 fp32
@@ -113,8 +114,10 @@ def test_spills_cost_local_memory_traffic_worked_out_by_hand():
 def test_each_constant_moves_the_time_the_way_it_should():
     f = features(_fixed(), L1_66, H100)
     base = evaluate(f).kernel_ms
-    # Latency-bound: twice the spacing, ~1.85x the time (the block's MMAs in its path stay).
-    assert evaluate(f, {"warp_cpi": 16.0}).kernel_ms > 1.8 * base
+    # Latency-bound: twice the spacing, ~1.8x the time (the block's MMAs and its 20 async
+    # copies, at mio_cpi, stay in its path); the copies' own spacing moves it less.
+    assert evaluate(f, {"warp_cpi": 16.0}).kernel_ms > 1.75 * base
+    assert base < evaluate(f, {"mio_cpi": 32.0}).kernel_ms < 1.1 * base
     # Not tensor-bound: a slower tensor rate only lengthens the block's MMAs in one warp's path.
     assert base < evaluate(f, {"tensor_fraction": 0.5}).kernel_ms < 1.1 * base
     slow_mem = evaluate(f, {"dram_fraction": 0.01})
@@ -207,7 +210,7 @@ def test_a_kernel_without_a_loop_is_straight_line_code():
     clock = 1980e6
     tensor = f.tensor_clocks / 0.8
     store = 128 * 64 * 4 / (3350e9 * 0.85 / (132 * clock))
-    chain = 1200 * 8.0 + tensor + 600 + store
+    chain = 1176 * 8.0 + 24 * 16.0 + tensor + 600 + store  # 24 async copies at mio_cpi (v5)
 
     def issue(blocks: int) -> float:
         return 1200 * (blocks * 4 / 4) / 0.8
@@ -228,6 +231,32 @@ def test_a_kernel_without_a_loop_is_straight_line_code():
     )
     assert out.terms["prologue"] == 0.0
     assert "straight-line" in predict(rep, l1_59, H100, DEFAULT_CALIBRATION).source
+
+
+def test_a_warps_mio_instructions_wait_their_own_spacing_worked_out_by_hand():
+    """Two loops of 1000 instructions on one block of 8 warps (2 warps per scheduler: one warp's
+    path sets the time), one with 20 async copies, the other with 20 async copies, 60 shared
+    loads and 20 shared stores: the MIO-class instructions (shared loads and stores, async
+    copies, global loads) wait `mio_cpi` each in the warp's path, the rest `warp_cpi` (v5; ncu
+    on conv3d_fast3's issue-bound loops: ~5 clocks of a warp's own stall per instruction, most
+    of it on the MIO queue, the scoreboards and barriers). Same count, more MIO: slower; with
+    mio_cpi equal to warp_cpi, alike."""
+    few = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20})
+    many = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20},
+                  shared_loads=60, shared_stores=20)  # fmt: skip
+    f_few, f_many = (
+        features(report(L1_66, H100, 256, 64, 16, 8, 3, 255, c, precision="tf32x3"), L1_66, H100)
+        for c in (few, many)
+    )
+    assert (f_few.loop_mio, f_many.loop_mio) == (20, 100)
+    clock = 1980e6
+    tensor = f_few.tensor_clocks / 0.8
+    for f, mio in ((f_few, 20), (f_many, 100)):
+        path = tensor + (1000 - mio) * 8.0 + mio * 16.0
+        assert evaluate(f).terms["issue_latency"] == pytest.approx(51 * 20 * path / clock * 1e3)
+    assert evaluate(f_many).kernel_ms > 1.04 * evaluate(f_few).kernel_ms
+    alike = {"mio_cpi": 8.0}
+    assert evaluate(f_many, alike).kernel_ms == pytest.approx(evaluate(f_few, alike).kernel_ms)
 
 
 def test_bigger_blocks_on_as_many_warps_pay_their_chain_with_fewer_blocks_to_hide_it():

@@ -50,9 +50,11 @@ from workbench.core.records import (
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 4  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+MODEL_VERSION = 5  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
 # 3: shared-memory bank conflicts from the compile's TTGIR layouts; 4: a block's output tile
-# drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue
+# drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue;
+# 5: a warp's MIO-class instructions (shared loads/stores, async copies, global loads) spaced
+# by their own constant in its path
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -92,6 +94,9 @@ CONSTANTS: tuple[Constant, ...] = (
              "issue rate when the scheduler has warps to spare"),
     Constant("warp_cpi", 8.0, 1.0, 64.0, "clocks",
              "clocks between two instructions of one warp (dependent-issue latency)"),
+    Constant("mio_cpi", 16.0, 0.5, 200.0, "clocks",
+             "clocks one warp spends on each of its MIO-class instructions (shared loads and"
+             " stores, async copies, global loads: the MIO queue and the shared-memory latency)"),
     Constant("load_latency", 600.0, 50.0, 20000.0, "clocks",
              "latency of a global load the main loop waits for (L2 hit and queueing)"),
     Constant("local_bytes_per_clk", 32.0, 1.0, 512.0, "B per clock per SM",
@@ -212,6 +217,9 @@ class Features:
     conflict_wavefronts: float | None = None
     worst_conflict: float = 1.0  # the largest conflict degree of those accesses
     store_bytes: float = 0.0  # the output tile one block writes (BLOCK_M x BLOCK_N elements)
+    # Of the loop's instructions (straight-line code: the kernel's), the MIO class: shared loads
+    # and stores, async copies and global loads, which queue for the SM's MIO unit (v5).
+    loop_mio: float = 0.0
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -303,7 +311,7 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
     iterations = source_iterations
     waits = True
     ahead = max(0, res.num_stages - 1)
-    loop_ffma = loop_local = 0.0
+    loop_ffma = loop_local = loop_mio = 0.0
     straight = False
     l2_bytes = tile_bytes * grid
     if mix is not None:
@@ -345,6 +353,9 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
             loop_instr = float(body.total)
             rest_instr = max(0.0, float(mix.kernel.total - body.total))
         loop_ffma = float(body.ffma)
+        loop_mio = float(
+            body.shared_loads + body.shared_stores + body.async_copies + body.global_loads
+        )
         loads = body.global_loads + body.async_copies
         waits = loads > 0
         ahead = max(0, res.num_stages - 1) if body.async_copies > 0 and not straight else 0
@@ -386,6 +397,7 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         tensor_clocks=tensor_clocks,
         fp32_clocks=fp32_clocks,
         loop_ffma=loop_ffma,
+        loop_mio=loop_mio,
         loads_ahead=ahead,
         waits_on_loads=waits,
         dram_bytes=float(problem.min_bytes),
@@ -469,7 +481,6 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     half the spacing) and its block's MMAs (the loop waits for them), plus what is left of a
     load's latency after the iterations it was issued ahead."""
     eff = k["issue_efficiency"]
-    cpi = k["warp_cpi"]
     local_bytes = f.loop_local * 32 * f.warps_per_block * LOCAL_ACCESS_BYTES
     out = {
         "compute": b * f.tensor_clocks / k["tensor_fraction"],
@@ -483,13 +494,25 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     own = f.tensor_clocks / k["tensor_fraction"]  # the block's own MMAs, on the SM's tensor cores
     if f.loop_instructions is not None:
         out["issue"] = f.loop_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM / eff
-        dependent = max(0.0, f.loop_instructions - f.loop_ffma)
-        own += dependent * cpi + f.loop_ffma * cpi * FFMA_SPACING
+        own += _warp_path(f, k, f.loop_instructions)
     if not f.straight_line:
         out["issue_latency"] = own
         if f.waits_on_loads:
             out["load_latency"] = max(0.0, k["load_latency"] - f.loads_ahead * own)
     return out
+
+
+def _warp_path(f: Features, k: dict[str, float], instructions: float) -> float:
+    """Clocks of one warp's `instructions` one after the other, by class: its MIO-class ones
+    (shared loads and stores, async copies, global loads) at `mio_cpi` each, waiting their turn
+    in the SM's MIO queue and for shared memory (v5; ncu on conv3d_fast3: long scoreboard, MIO
+    throttle and barrier stalls); an ieee dot's FFMAs, independent of each other, at half
+    `warp_cpi`; the rest at `warp_cpi`."""
+    cpi = k["warp_cpi"]
+    ffma = min(f.loop_ffma, instructions)
+    mio = min(f.loop_mio, instructions - ffma)
+    rest = max(0.0, instructions - ffma - mio)
+    return rest * cpi + ffma * cpi * FFMA_SPACING + mio * k["mio_cpi"]
 
 
 def overlap_max(values: list[float], p: float) -> float:
@@ -538,7 +561,7 @@ def _straight_round(
     of its gathers and its tile's stores), which the round's blocks run side by side."""
     issue = f.rest_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM
     issue /= k["issue_efficiency"]
-    chain = f.rest_instructions * k["warp_cpi"] + f.tensor_clocks / k["tensor_fraction"]
+    chain = _warp_path(f, k, f.rest_instructions) + f.tensor_clocks / k["tensor_fraction"]
     chain += (k["load_latency"] if f.waits_on_loads else 0.0) + _store_clocks(f, k)
     pipes = [it["compute"], it["fp32"], it["local"], it["banks"], issue]
     return overlap_max([*pipes, chain], p), issue, chain
