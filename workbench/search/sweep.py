@@ -541,7 +541,7 @@ class Sweep:
         return (
             rows,
             winner,
-            f"measured with KernelBench's protocol on {self._device()} (screened, then the top {len(top)} in full, each twice)",
+            f"measured with KernelBench's protocol on {self._device()} (screened, then the top {len(top)} in full, each twice; a tied top two five times)",
         )
 
     def _final_rows(
