@@ -120,7 +120,10 @@ def retire(worker: Worker) -> None:
     with contextlib.suppress(Exception):
         if worker.proc.stdout is not None:
             worker.proc.stdout.close()
-    worker.err_file.close()
+    # Two threads may retire one worker at once (the TUI's quit and the supervising thread):
+    # a close racing another close raises from its flush, and the file is closed either way.
+    with contextlib.suppress(ValueError, OSError):
+        worker.err_file.close()
 
 
 def end_all() -> None:

@@ -196,7 +196,13 @@ class Actions(Trials):
         self.set_class(layout.mode == "narrow", "-narrow")
         for name, pane_id in PANE_IDS.items():
             self.query_one(f"#{pane_id}").display = name in layout.visible
-        self.query_one("#pane-tabs", Tabs).display = layout.mode == "narrow"
+        tabs = self.query_one("#pane-tabs", Tabs)
+        shown = layout.mode == "narrow"
+        if shown:
+            # Textual places the active tab's underline on mount and on a resize, either of which
+            # may come before the tabs have their widths: place it once this layout is on screen.
+            tabs.call_after_refresh(tabs._highlight_active, False)
+        tabs.display = shown
         self.query_one("#source").set_class(not self.log_on, "-full")
 
     def action_show_pane(self, name: str) -> None:
