@@ -191,12 +191,21 @@ def shared_accesses_for_target(
             ttgir = _ttgir(launch, spec)
         except Exception as err:
             raise _as_workbench_error(err, kf, launch, gpu) from err
+    accesses = _accesses_or_none(ttgir)
+    if accesses is not None:
+        write_json(path, {"shared_accesses": [a.to_json() for a in accesses]})
+    return accesses
+
+
+def _accesses_or_none(ttgir: object) -> list[SharedAccess] | None:
+    """The TTGIR's shared-memory accesses; None (unknown: no bank-conflict term) where there is
+    no TTGIR text or this parser cannot read it."""
+    if not isinstance(ttgir, str):
+        return None
     try:
-        accesses = shared_accesses(ttgir)
+        return shared_accesses(ttgir)
     except (ValueError, KeyError, IndexError, ZeroDivisionError):
         return None
-    write_json(path, {"shared_accesses": [a.to_json() for a in accesses]})
-    return accesses
 
 
 def _ttgir(launch: Launch, spec: Specialised) -> str:
@@ -257,11 +266,7 @@ def _compile(kf: KernelFile, launch: Launch, spec: Specialised, gpu: GPU) -> Res
         mix: dict[str, Any] | None = instruction_mix(cubin).to_json()
     except SassError:
         mix = None
-    ttgir = compiled.asm.get("ttgir")
-    try:  # the model's bank-conflict term; a TTGIR this parser cannot read leaves it unknown
-        accesses = shared_accesses(ttgir) if isinstance(ttgir, str) else None
-    except (ValueError, KeyError, IndexError, ZeroDivisionError):
-        accesses = None
+    accesses = _accesses_or_none(compiled.asm.get("ttgir"))  # the model's bank-conflict term
     return Resources(
         kernel_name=launch.name,
         target_sm=gpu.sm,
