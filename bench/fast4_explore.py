@@ -102,6 +102,12 @@ VARIANTS = [
     ("f3-m64k32s2", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
     ("f3-table-k32s3", F3, dict(TAPS="table"), ("L1/60", "L1/66")),
     ("f3-table-k32s4", F3, dict(TAPS="table", NUM_STAGES=4), ("L1/60", "L1/66")),
+    # 2026-12-02c: x split once per call (bf16x3p) at the defaults, and the row taps on the
+    # one-step L1/59 (K = 27: the offsets become constants, no tap-table load before the gathers)
+    ("f3p-defaults", F3, dict(PRECISION="bf16x3p"), ALL),
+    ("f3p-k16s3", F3, dict(PRECISION="bf16x3p", BLOCK_K=16), ALL),
+    ("f3-rows", F3, dict(TAPS="rows"), ("L1/59",)),
+    ("f3p-rows", F3, dict(PRECISION="bf16x3p", TAPS="rows"), ("L1/59",)),
     # call 5 ran the tile loop again at 593a165 (each tile's weights and taps loaded in the loop):
     # f3-p5-m64s2, f3-p4-m64s3, f3-p3-w8s2, f3-p3-s2 on L1/59, all slower; removed since
 ]

@@ -72,6 +72,18 @@ DATA = {
         )
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
+    # The 2026-12-02c round (issue 16): bf16x3p (x split once per call into head/tail words, the
+    # conv kernel takes the halves apart with a shift) against bf16x3r, 36 configs per problem.
+    **{
+        f"fast3c-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=64,128,256;BLOCK_N=64;BLOCK_K=16,32;num_warps=4,8;num_stages=2,3,4;"
+            "precision=bf16x3r,bf16x3p;not (BLOCK_M==64 and num_warps==8);"
+            "not (BLOCK_M==256 and num_warps==4);not (BLOCK_M==128 and num_warps==8)",
+        )
+        for p in ("L1/54", "L1/59", "L1/60", "L1/66")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -287,6 +299,10 @@ def part_fast3b(deadline: float) -> dict[str, Any]:
     return part_data(deadline, "fast3b")
 
 
+def part_fast3c(deadline: float) -> dict[str, Any]:
+    return part_data(deadline, "fast3c")
+
+
 def part_others(deadline: float) -> dict[str, Any]:
     """conv3d_fast and the user-style autotuned kernel on L1/66 (issue 13's missing groups)."""
     return {**part_data(deadline, "user"), **part_data(deadline, "fast-")}
@@ -330,7 +346,8 @@ def part_judge(deadline: float) -> dict[str, Any]:
     judge = ROOT / "bench" / "kernelbench_judge.py"
     problems = os.environ.get("JUDGE_PROBLEMS", "L1/54,L1/59,L1/60,L1/66").split(",")
     for problem in problems:
-        session = f"fast3-{problem.lower().replace('/', '-')}.json"
+        prefix = os.environ.get("JUDGE_SESSIONS", "fast3")  # the sweep round whose winners to judge
+        session = f"{prefix}-{problem.lower().replace('/', '-')}.json"
         if left(deadline) < 40:
             SUMMARY["skipped"].append(f"judge {problem}: out of time")
             continue
@@ -410,6 +427,7 @@ PARTS = {
     "precision": precision_errors,
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "fast3b": part_fast3b,
+    "fast3c": part_fast3c,
     "others": part_others,
 }  # fmt: skip
 

@@ -56,6 +56,9 @@ CHILD = textwrap.dedent(
         ("ffma", {"PRECISION": "ffma"}, 1, 3, 4, (2, 3, 5), (3, 4, 9), (1, 1, 2), 1, 1, True),
         ("ieee_table", {"PRECISION": "ieee", "TAPS": "table"}, 1, 3, 4, (2, 2, 3), (3, 4, 6),
          1, 0, 1, False),
+        ("bf16x3p", {"PRECISION": "bf16x3p"}, 2, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1, 1, True),
+        ("bf16x3p_plane_table", {"PRECISION": "bf16x3p", "TAPS": "table"}, 1, 3, 5, (3, 3, 1),
+         (4, 6, 5), (1, 2, 1), 0, (1, 1, 1), False),
     ]
     res, seen = {}, {}
     torch.manual_seed(0)
@@ -80,19 +83,24 @@ CHILD = textwrap.dedent(
         replaced = close(m(x), ref_of(m, x))
         cache = dict(first=first, inplace=inplace, replaced=replaced)
 
-        # inf and NaN in x propagate as in a float64 conv (the split keeps them intact).
-        x = torch.rand(1, 3, 3, 4, 6)
-        x[0, 1, 1, 2, 3] = float("inf")
-        x[0, 0, 0, 1, 1] = float("nan")
-        m = cf.ModelNew(3, 4, (2, 2, 2))
-        y, ref = m(x).double(), ref_of(m, x)
-        fin = torch.isfinite(ref)
-        nonfinite = bool(
-            torch.equal(torch.isnan(y), torch.isnan(ref))
-            and torch.equal(torch.isinf(y), torch.isinf(ref))
-            and torch.equal(y[torch.isinf(ref)], ref[torch.isinf(ref)])
-            and torch.allclose(y[fin], ref[fin], atol=1e-4, rtol=1e-4)
-        )
+        # inf and NaN in x propagate as in a float64 conv (the split keeps them intact), whether
+        # x is split in registers or once per call (bf16x3p).
+        nonfinite = {}
+        for precision in (BASE["PRECISION"], "bf16x3p"):
+            cf.PRECISION = precision
+            x = torch.rand(1, 3, 3, 4, 6)
+            x[0, 1, 1, 2, 3] = float("inf")
+            x[0, 0, 0, 1, 1] = float("nan")
+            m = cf.ModelNew(3, 4, (2, 2, 2))
+            y, ref = m(x).double(), ref_of(m, x)
+            fin = torch.isfinite(ref)
+            nonfinite[precision] = bool(
+                torch.equal(torch.isnan(y), torch.isnan(ref))
+                and torch.equal(torch.isinf(y), torch.isinf(ref))
+                and torch.equal(y[torch.isinf(ref)], ref[torch.isinf(ref)])
+                and torch.allclose(y[fin], ref[fin], atol=1e-4, rtol=1e-4)
+            )
+        cf.PRECISION = BASE["PRECISION"]
 
         # A tool may override the launch's keyword arguments (tiles, row width, precision).
         real = cf._conv3d_fast3_kernel
@@ -194,6 +202,8 @@ CASES = [
     "bf16x3j",
     "ffma",
     "ieee_table",
+    "bf16x3p",
+    "bf16x3p_plane_table",
 ]
 
 
@@ -217,8 +227,9 @@ def test_packed_weight_follows_the_weight(child_result, event):
     assert child_result["cache"][event]
 
 
-def test_inf_and_nan_propagate(child_result):
-    assert child_result["nonfinite"]
+@pytest.mark.parametrize("precision", ["bf16x3r", "bf16x3p"])
+def test_inf_and_nan_propagate(child_result, precision):
+    assert child_result["nonfinite"][precision] is True
 
 
 @pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma"])

@@ -241,3 +241,17 @@ CHILD = textwrap.dedent(
 def test_forced_configs_run_in_the_interpreter():
     errors = run_in_interpreter(CHILD, str(AUTOTUNED), str(FIXED_GRID), timeout=120)
     assert all(e < 1e-4 for e in errors), errors
+
+
+def test_force_config_sets_the_config_block_while_it_is_active() -> None:
+    """A wrapper that reads its config block on the host (conv3d_fast3's PRECISION decides
+    whether x is split once per call) sees the forced config, as the exported file would; the
+    module's own values come back afterwards, and only same-typed constants are touched."""
+    from workbench.kernel.launch import force_config
+
+    kf = KernelFile.load(BUILTIN_KERNEL.parent / "conv3d_fast3.py")
+    module = kf.import_module("dry")
+    before = (module.PRECISION, module.BLOCK_M, module.NUM_WARPS)
+    with force_config(module, {"precision": "bf16x3p", "BLOCK_M": 64, "num_warps": 8}):
+        assert (module.PRECISION, module.BLOCK_M, module.NUM_WARPS) == ("bf16x3p", 64, 8)
+    assert before == (module.PRECISION, module.BLOCK_M, module.NUM_WARPS)

@@ -264,3 +264,17 @@ def test_gpu_trial_times_and_compares() -> None:
     second = run_trial(KernelFile.load(), problem, config, mode="gpu", previous=first)
     assert second.baseline.cached is True
     assert second.vs_previous.verdict in ("faster", "slower", "within noise")
+
+
+def test_a_config_that_the_wrapper_reads_on_the_host_is_what_runs() -> None:
+    """conv3d_fast3 splits x once per call on the host for precision=bf16x3p, reading its config
+    block (PRECISION); a trial's config must reach the host side too, as the exported file would
+    (a kernel fed unsplit floats as split words computes garbage, and the check would fail)."""
+    kf = KernelFile.load(HERE.parent / "kernels" / "conv3d_fast3.py")
+    tiny = parse_problem("N=1,Ci=3,Co=4,D=3,H=4,W=9,k=2x3x5")
+    config = {**SMALL_TILES, "precision": "bf16x3p"}
+    result = run_trial(kf, tiny, config, mode="interpreter")
+    assert result.status == "ok", result.message
+    assert result.correct and result.correctness.kernelbench_pass is True
+    assert result.correctness.rel_error < 5e-5  # three bf16 products: ~1.5e-5 (garbage: >> 1)
+    assert result.config["precision"] == "bf16x3p"

@@ -316,12 +316,36 @@ def check_config_keys(module: types.ModuleType, config: Config) -> None:
 
 
 @contextlib.contextmanager
+def _config_block(module: types.ModuleType, config: Config) -> Iterator[None]:
+    """While active, the module constants named by the config's keys in capitals (the config
+    block export rewrites, `bake.py`) hold the config's values, so a wrapper that reads them on
+    the host (conv3d_fast3 splits x once per call for `precision=bf16x3p`) does what the exported
+    file will."""
+    saved: dict[str, Any] = {}
+    for key, value in config.items():
+        name = key.upper()
+        old = vars(module).get(name, _MISSING)
+        if type(old) is type(value):  # an int stays an int, a str a str (never a bool or a kernel)
+            saved[name] = old
+            setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            setattr(module, name, old)
+
+
+_MISSING = object()
+
+
+@contextlib.contextmanager
 def force_config(module: types.ModuleType, config: Config) -> Iterator[None]:
     """While active, every launch of `module`'s kernels uses `config` (see module docstring)."""
     config = dict(config)
     validate(config)
     check_config_keys(module, config)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_config_block(module, config))
         patched: set[int] = set()
         for obj in module_kernels(module).values():
             tuners = _autotuners(obj)
