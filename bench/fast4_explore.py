@@ -108,6 +108,13 @@ VARIANTS = [
     ("f3p-k16s3", F3, dict(PRECISION="bf16x3p", BLOCK_K=16), ALL),
     ("f3-rows", F3, dict(TAPS="rows"), ("L1/59",)),
     ("f3p-rows", F3, dict(PRECISION="bf16x3p", TAPS="rows"), ("L1/59",)),
+    # 2026-12-02c, call 2 (the file's defaults are bf16x3p now, row taps at kw = 1): the old
+    # precision as control, a register cap for 4 blocks per SM, and 64-point tiles
+    ("f3r-defaults", F3, dict(PRECISION="bf16x3r"), ALL),
+    ("f3p-maxnreg128", F3, dict(MAXNREG=128), ("L1/60", "L1/66")),
+    ("f3p-m64s2", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/54", "L1/59")),
+    ("f3r-m64s2", F3, dict(PRECISION="bf16x3r", BLOCK_M=64, NUM_STAGES=2), ("L1/54",)),
+    ("f3r-s2", F3, dict(PRECISION="bf16x3r", NUM_STAGES=2), ("L1/54",)),
     # call 5 ran the tile loop again at 593a165 (each tile's weights and taps loaded in the loop):
     # f3-p5-m64s2, f3-p4-m64s3, f3-p3-w8s2, f3-p3-s2 on L1/59, all slower; removed since
 ]

@@ -16,7 +16,7 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
     and tail, three bf16 tensor-core products (tail*head, head*tail, head*head), fp32 accumulate;
   "bf16x3j": the same three products as two dots: (tail, head) pairs joined along K against
     (w head, w tail) rows, then head*head (one fewer dot, so one fewer wait per K step);
-  "bf16x3p": bf16x3r's products with x split once per call by a small pass (_split_x_kernel)
+  "bf16x3p": bf16x3r's products with x split once per call by a small kernel (_split_x_kernel)
     into one int32 word per element (bf16 head in the low half, tail in the high half): the
     conv kernel gathers the words as it gathered floats and takes the halves apart with a shift
     (30 % fewer instructions per K step in the sm_90 SASS), for one extra read and write of x;
@@ -30,9 +30,11 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   launch is used in the interpreter and wherever someone wraps the kernel's launch (a tuner);
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
-  table (no padding), "auto" takes rows from kw >= 5.
-Defaults (bf16x3r, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
-KernelBench's protocol; per-problem bests are in bench/fast3_configs.json (docs/performance.md).
+  table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
+- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
+Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
+KernelBench's protocol (bf16x3p wins on L1/59, 60 and 66; L1/54 keeps bf16x3r); per-problem bests
+are in the H200 sessions (sessions/l1-*-h200-fast3.json, docs/performance.md).
 Non-finite inputs propagate as in fp32 (inf and NaN in x); a non-finite weight gives NaN.
 """
 
@@ -51,9 +53,10 @@ BLOCK_K = 32
 ROW_W = -1
 NUM_WARPS = 4
 NUM_STAGES = 3
-PRECISION = "bf16x3r"
+PRECISION = "bf16x3p"
 TAPS = "auto"
 FAST_LAUNCH = 1
+MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -61,7 +64,9 @@ _K_ALIGN = 256
 # Launch plans and packed weights kept (oldest dropped first); each packed weight entry holds a
 # reference to its weight, so the identity it is keyed on cannot be reused while it is kept.
 _CACHE_SIZE = 8
-# Elements of x per program of bf16x3p's split pass.
+# Launch options in a plan's meta, not kernel parameters.
+_LAUNCH_OPTIONS = ("num_warps", "num_stages", "maxnreg")
+# Elements of x per program of bf16x3p's split kernel.
 _SPLIT_BLOCK = 2048
 _PLANS = {}
 _WEIGHTS = {}
@@ -223,6 +228,7 @@ def _tile_positions(
 @triton.jit
 def _conv3d_fast3_kernel(
     x_ptr,
+    xw_ptr,
     wf_ptr,
     wb_ptr,
     dlt_ptr,
@@ -253,6 +259,7 @@ def _conv3d_fast3_kernel(
     STR_W: tl.constexpr,
     AUTO_BW: tl.constexpr,
     HAS_BIAS: tl.constexpr,
+    X_WORDS: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -277,6 +284,10 @@ def _conv3d_fast3_kernel(
     )
     img64 = img.to(tl.int64)
     x_img = x_ptr + img64 * SXN
+    xw_img = xw_ptr + img64 * SXN
+    # bf16x3p reads the split words where the host made them; launched with another precision,
+    # or as bf16x3p without them (a tool overriding the launch), it reads and splits the floats.
+    WORDS: tl.constexpr = precision == "bf16x3p" and X_WORDS
     co = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     co_ok = co < C_OUT
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
@@ -302,15 +313,15 @@ def _conv3d_fast3_kernel(
             w_mask = co_ok[None, :]
             w_offs = kk[:, None] + co[None, :] * KPAD
             x_offs = xoff[:, None] + dk[None, :]
-            if precision != "bf16x3p":
+            if not WORDS:
                 xt = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0.0)
-            if precision == "bf16x3p":
+            if WORDS:
                 # x was split once per call (_split_x_kernel): one word per element, head in the
                 # low half, tail in the high half. The weights are loaded first so that, where K
                 # is one step (no loop to pipeline), their latency overlaps the gathers'.
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
-                xw = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0)
+                xw = tl.load(xw_img + x_offs, mask=load_ok[:, None], other=0)
                 xh = xw.to(tl.int16).to(tl.bfloat16, bitcast=True)
                 xl = (xw >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
                 acc = tl.dot(xl, wh, acc)
@@ -325,7 +336,7 @@ def _conv3d_fast3_kernel(
                 xj = tl.reshape(tl.join(xl, xh), (BLOCK_M, 2 * BLOCK_K))
                 acc = tl.dot(xj, wj, acc)
                 acc = tl.dot(xh, wh, acc)
-            elif precision == "bf16x3r":
+            elif precision == "bf16x3r" or precision == "bf16x3p":
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
                 xh, xl = _split_bf16(xt)
@@ -446,7 +457,7 @@ class _Launcher:
 
     def __init__(self, name, grid, meta):
         self.name, self.grid, self.meta = name, grid, meta
-        self.consts = {k: v for k, v in meta.items() if k not in ("num_warps", "num_stages")}
+        self.consts = {k: v for k, v in meta.items() if k not in _LAUNCH_OPTIONS}
         self.runner = None
         self.tail = ()
 
@@ -478,7 +489,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -496,8 +507,10 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     rt = c_in * kd * kh  # row taps (ci, kd, kh); each holds kw taps along the input row
     if TAPS not in ("auto", "rows", "table"):
         raise ValueError(f"conv3d_fast3: TAPS must be 'auto', 'rows' or 'table', got {TAPS!r}")
-    # Row taps: offsets computed in registers, kw padded to a power of 2 (worth it from kw = 5).
-    taps_rows = TAPS == "rows" or (TAPS == "auto" and kw >= 5)
+    # Row taps: offsets computed in registers, kw padded to a power of 2 (worth it from kw = 5;
+    # at kw = 1 nothing is padded, and where K is one step the offsets become constants, with
+    # no table load before the gathers: L1/59 -4.6 % KB on the H200, 2026-12-02c).
+    taps_rows = TAPS == "rows" or (TAPS == "auto" and (kw >= 5 or kw == 1))
     if PRECISION == "bf16x3j" and not taps_rows and BLOCK_K == 16 and BLOCK_M // NUM_WARPS >= 32:
         # Measured on the H200 (Triton 3.6, 2026-12-02): every such config gave garbage on L1/54
         # and L1/59 (16 rows per warp, BLOCK_K=32 or row taps were right; the interpreter is right).
@@ -528,9 +541,11 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
+        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"), BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
         ROW_W=ROW_W, precision=PRECISION, num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
+    if MAXNREG:
+        meta["maxnreg"] = MAXNREG
     # A function of the launched constexprs, so a forced BLOCK_M (a wrapped launch) gets its grid.
     grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
     launch = _Launcher("_conv3d_fast3_kernel", grid, meta)
@@ -577,11 +592,11 @@ def _launch(x, weight, bias, stride, padding, dilation):
     if out.numel() == 0:
         return out
     b = wf if bias is None else bias.contiguous()
+    words = x
     if split is not None:
         words, split_launch = split
         split_launch(x, words, words.numel())
-        x = words
-    launch(x, wf, wb, table, b, out)
+    launch(x, words, wf, wb, table, b, out)
     return out
 
 

@@ -86,7 +86,7 @@ CHILD = textwrap.dedent(
         # inf and NaN in x propagate as in a float64 conv (the split keeps them intact), whether
         # x is split in registers or once per call (bf16x3p).
         nonfinite = {}
-        for precision in (BASE["PRECISION"], "bf16x3p"):
+        for precision in ("bf16x3r", "bf16x3p"):
             cf.PRECISION = precision
             x = torch.rand(1, 3, 3, 4, 6)
             x[0, 1, 1, 2, 3] = float("inf")
@@ -116,17 +116,22 @@ CHILD = textwrap.dedent(
 
                 return launch
 
+        # The file's precision decides on the host whether x is split once per call (bf16x3p):
+        # an override of the launch's precision either way still computes the right thing.
         overrides = {}
-        for label, over in (
-            ("tiles", {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32}),
-            ("plane_tf32x3r", {"ROW_W": 0, "precision": "tf32x3r"}),
-            ("rows16_ffma", {"ROW_W": 16, "precision": "ffma"}),
+        for label, file_precision, over in (
+            ("tiles", "bf16x3p", {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32}),
+            ("plane_tf32x3r", "bf16x3p", {"ROW_W": 0, "precision": "tf32x3r"}),
+            ("rows16_ffma", "bf16x3r", {"ROW_W": 16, "precision": "ffma"}),
+            ("bf16x3p_unsplit", "bf16x3r", {"precision": "bf16x3p"}),
         ):
+            cf.PRECISION = file_precision
             cf._conv3d_fast3_kernel = Override(over)
             m = cf.ModelNew(3, 6, (2, 3, 5), bias=True)
             x = torch.rand(1, 3, 3, 4, 11)
             overrides[label] = close(m(x), ref_of(m, x))
         cf._conv3d_fast3_kernel = real
+        cf.PRECISION = BASE["PRECISION"]
 
         # A replacement installed after a shape's plan is cached is still what launches.
         m = cf.ModelNew(3, 4, (2, 2, 3))
@@ -232,7 +237,7 @@ def test_inf_and_nan_propagate(child_result, precision):
     assert child_result["nonfinite"][precision] is True
 
 
-@pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma"])
+@pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma", "bf16x3p_unsplit"])
 def test_launch_overrides_stay_correct(child_result, label):
     assert child_result["overrides"][label]
 
