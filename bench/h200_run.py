@@ -84,6 +84,19 @@ DATA = {
         )
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
+    # 2026-12-02c, call 3: 32 output channels per tile (half the accumulator: more blocks per
+    # SM) on the two latency-bound problems, with the fast3c winner's tile as the control.
+    **{
+        f"fast3d-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=64,128,256;BLOCK_N=32,64;BLOCK_K=16,32;num_warps=4,8;num_stages=2,3;"
+            "precision=bf16x3r,bf16x3p;not (BLOCK_M==64 and num_warps==8);"
+            "not (BLOCK_M==256 and num_warps==4);"
+            "BLOCK_N==32 or (BLOCK_M==128 and num_warps==4 and BLOCK_K==32)",
+        )
+        for p in ("L1/54", "L1/59")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -303,6 +316,10 @@ def part_fast3c(deadline: float) -> dict[str, Any]:
     return part_data(deadline, "fast3c")
 
 
+def part_fast3d(deadline: float) -> dict[str, Any]:
+    return part_data(deadline, "fast3d")
+
+
 def part_others(deadline: float) -> dict[str, Any]:
     """conv3d_fast and the user-style autotuned kernel on L1/66 (issue 13's missing groups)."""
     return {**part_data(deadline, "user"), **part_data(deadline, "fast-")}
@@ -428,6 +445,7 @@ PARTS = {
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "fast3b": part_fast3b,
     "fast3c": part_fast3c,
+    "fast3d": part_fast3d,
     "others": part_others,
 }  # fmt: skip
 

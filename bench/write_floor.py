@@ -61,6 +61,16 @@ def main() -> None:
                 x, w, n, SPLIT_BLOCK=f3._SPLIT_BLOCK
             )
         )
+        # the split kernel's own tiles: elements per program and warps
+        variants = {}
+        for block, warps in ((1024, 4), (2048, 8), (4096, 4), (4096, 8), (8192, 8), (16384, 16)):
+            g = (triton_cdiv(n, block),)
+            ms = mean_ms(
+                lambda g=g, b=block, nw=warps, x=x, w=words, n=n: f3._split_x_kernel[g](
+                    x, w, n, SPLIT_BLOCK=b, num_warps=nw
+                )
+            )
+            variants[f"{block}x{warps}"] = dict(ms=ms, tb_s=n * 8 / ms / 1e9)
         row = dict(
             problem=pid,
             output_bytes=y.numel() * 4,
@@ -68,6 +78,7 @@ def main() -> None:
             fill_tb_s=y.numel() * 4 / fill / 1e9,
             split_ms=split,
             split_tb_s=n * 8 / split / 1e9,
+            split_variants=variants,
         )
         rows.append(row)
         print(json.dumps(row), flush=True)
