@@ -16,10 +16,12 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
     and tail, three bf16 tensor-core products (tail*head, head*tail, head*head), fp32 accumulate;
   "bf16x3j": the same three products as two dots: (tail, head) pairs joined along K against
     (w head, w tail) rows, then head*head (one fewer dot, so one fewer wait per K step);
-  "bf16x3p": bf16x3r's products with x split once per call by a small kernel (_split_x_kernel)
-    into one int32 word per element (bf16 head in the low half, tail in the high half): the
-    conv kernel gathers the words as it gathered floats and takes the halves apart with a shift
-    (30 % fewer instructions per K step in the sm_90 SASS), for one extra read and write of x;
+  "bf16x3p": bf16x3r's three products (head x head first) with x split once per call by a
+    small kernel (_split_x_kernel) into one int32 word per element (bf16 head in the low half,
+    tail in the high half): the conv kernel gathers the words as it gathered floats and takes
+    the halves apart with a shift (30 % fewer instructions per K step in the sm_90 SASS), for
+    one extra read and write of x (26-85 us on the L1 problems on the H200). The words live in
+    one buffer per shape, so two forwards of one shape must not run at once on two streams;
   "tf32x3r": fast2's split (TF32 head and tail of x in registers, three TF32 products);
   "ffma": no tensor cores: outer-product FMAs in fp32 (exact fp32 arithmetic, the order of K);
   any other value ("ieee", "tf32", "tf32x3", "bf16x3") is handed to tl.dot as is;
@@ -33,8 +35,9 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
 - MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
 Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
-KernelBench's protocol (bf16x3p wins on L1/59, 60 and 66; L1/54 keeps bf16x3r); per-problem bests
-are in the H200 sessions (sessions/l1-*-h200-fast3.json, docs/performance.md).
+KernelBench's protocol (bf16x3p wins on L1/60 and 66 and ties on L1/59; L1/54 keeps bf16x3r);
+per-problem bests are in the H200 sessions (docs/measurements/h200-2026-12-02c/fast3e-*,
+docs/performance.md round 9).
 Non-finite inputs propagate as in fp32 (inf and NaN in x); a non-finite weight gives NaN.
 """
 
@@ -317,8 +320,9 @@ def _conv3d_fast3_kernel(
                 xt = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0.0)
             if WORDS:
                 # x was split once per call (_split_x_kernel): one word per element, head in the
-                # low half, tail in the high half. The weights are loaded first so that, where K
-                # is one step (no loop to pipeline), their latency overlaps the gathers'.
+                # low half, tail in the high half. The weights are loaded first: where K is one
+                # step (no loop to pipeline) their loads then issue among the gathers (sm_90 SASS)
+                # instead of after them.
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
                 xw = tl.load(xw_img + x_offs, mask=load_ok[:, None], other=0)
@@ -543,8 +547,9 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"), BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K,
-        ROW_W=ROW_W, precision=PRECISION, num_warps=NUM_WARPS, num_stages=NUM_STAGES,
+        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"),
+        BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, ROW_W=ROW_W, precision=PRECISION,
+        num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
     if MAXNREG:
         meta["maxnreg"] = MAXNREG
