@@ -5,7 +5,8 @@ exported) without editing its source:
 - `force_config(module, config)` makes every launch of the module's kernels use one config: an
   autotuner's config list is pinned to exactly that config, a plain `@triton.jit` launch gets its
   constexpr keyword arguments and `num_warps`/`num_stages` overridden (a grid that is a function of
-  META follows);
+  META follows), and module constants named by a config key in capitals (the config block export
+  rewrites) hold the config's value meanwhile, for a wrapper that reads them on the host;
 - `device_redirect(...)` sends `device="cuda"` to the CPU (interpreter) or to `meta` (dry capture),
   so a wrapper written for a GPU runs on a machine without one;
 - `recorder(...)` replaces a kernel's `run` to record a launch (signature values, constexprs, grid)
