@@ -30,6 +30,7 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "issue_efficiency": 0.9,
     "warp_cpi": 9.5,
     "mio_cpi": 24.0,
+    "barrier_cycles": 20.0,
     "load_latency": 900.0,
     "local_bytes_per_clk": 20.0,
     "shared_passes_per_clk": 0.6,
@@ -287,6 +288,25 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
             ),
         )
     )
+    # Barriers: a short loop of many barrier-class instructions, 8 warps per scheduler, each
+    # barrier's clocks lost to the schedulers' issue (v6).
+    out.append(
+        (
+            "barriers",
+            mid,
+            report(
+                mid,
+                gpu,
+                64,
+                64,
+                16,
+                4,
+                3,
+                32,
+                counts(120, mma_shapes=hgmma(64, 64, 16, 4), async_copy_widths={4: 4}, barriers=24),
+            ),
+        )
+    )
     # Launch: one tiny block.
     out.append(
         (
@@ -331,6 +351,7 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                             n,
                             mma_shapes=hgmma(bm, 64, 16, warps, 3),
                             async_copy_widths={4: 16, 16: 4},
+                            barriers=6,
                         ),
                         precision="tf32x3r",
                     ),

@@ -32,7 +32,7 @@ from workbench.cli.render import prediction_text
 from workbench.core.gpus import find_gpu
 from workbench.core.paths import BUILTIN_KERNEL
 from workbench.core.problem import parse_problem
-from workbench.core.records import SharedAccess, Status, Timing, TrialResult
+from workbench.core.records import InspectReport, SharedAccess, Status, Timing, TrialResult
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.sass import InstructionMix
 
@@ -441,3 +441,62 @@ def test_bank_conflicts_cost_shared_memory_wavefronts_worked_out_by_hand():
     assert evaluate(features(none, L1_66, H100)).kernel_ms == pytest.approx(
         evaluate(unknown).kernel_ms
     )
+
+
+def test_barriers_cost_the_schedulers_issue_worked_out_by_hand():
+    """The fixed loop with 10 of its 1000 instructions barrier-class (bar.sync, the wgmma arrive
+    and wait): each costs its warp's scheduler `barrier_cycles` (default 8) on top of its issue
+    slot (v6), so the schedulers' issue of the 2 warps each holds is 2 x (1000 / 0.8 + 10 x 8)
+    clocks an iteration. With the barriers free it is the loop without them; where the issue
+    sets the time (three blocks resident), they make it slower."""
+    loop = counts(1000, mma_shapes=hgmma(256, 64, 16, 8, 3), async_copy_widths={4: 20},
+                  barriers=10)  # fmt: skip
+    rep = report(L1_66, H100, 256, 64, 16, 8, 3, 255, loop, rest=3000, precision="tf32x3")
+    f = features(rep, L1_66, H100)
+    assert (f.loop_barriers, f.rest_barriers) == (10, 0)
+    clock = 1980e6
+    issue = 2 * (1000 / 0.8 + 10 * 8.0)
+    assert evaluate(f).terms["issue"] == pytest.approx(51 * 20 * issue / clock * 1e3, rel=1e-6)
+    plain = features(_fixed(), L1_66, H100)
+    free = {"barrier_cycles": 0.0}
+    assert evaluate(f, free).kernel_ms == pytest.approx(evaluate(plain).kernel_ms, rel=1e-9)
+    busy = report(L1_66, H100, 256, 64, 16, 8, 3, 80, loop, rest=3000, precision="tf32x3")
+    fb = features(busy, L1_66, H100)
+    assert busy.occupancy.blocks_per_sm == 3
+    slow, fast = evaluate(fb, {"barrier_cycles": 40.0}), evaluate(fb, free)
+    assert slow.bound == "issue" and slow.kernel_ms > 1.08 * fast.kernel_ms
+
+
+def test_a_tile_the_config_does_not_name_is_read_from_the_operand_tiles():
+    """A user-style kernel (TILE_P / TILE_CO / TILE_R, not BLOCK_M/N/K) with a 32x32x16 tf32x3
+    tile on 4 warps, whose warps replicate the tile's MMAs (24 HMMAs a warp, twice one K
+    step's 12): without the tile its loop reads as unrolled twice (9.8 iterations for K = 315);
+    with the [32, 16] and [16, 32] tiles its TTGIR stages in shared memory, one block's share
+    of the output (32 x 32), it runs once per K step (20, K padded to 320) and the extra MMAs
+    cost tensor time. A pair of tiles that is not a block's share (48 x 48 against 32 x 32)
+    is not taken for the tile."""
+    loop = counts(500, mma_shapes={"HMMA.1688.F32.TF32": 24}, async_copy_widths={4: 8})
+    base = report(L1_66, H100, 32, 32, 16, 4, 2, 96, loop, precision="tf32x3")
+    user = {"TILE_P": 32, "TILE_CO": 32, "TILE_R": 16, "num_warps": 4, "num_stages": 2,
+            "precision": "tf32x3"}  # fmt: skip
+
+    def staged(*shapes: list[int]) -> list[SharedAccess]:
+        return [SharedAccess(op="async_copy_global_to_local", kind="write", shape=s,
+                             element="f32", shared_layout="swizzled_shared<vec=4>",
+                             register_layout="blocked", in_loop=True, degree=1.0,
+                             wavefronts=4, ideal_wavefronts=4, bytes=2048)
+                for s in shapes]  # fmt: skip
+
+    def with_accesses(accesses: list[SharedAccess]) -> InspectReport:
+        return base.replace(config=user, resources=base.resources.replace(shared_accesses=accesses))
+
+    unknown = features(base.replace(config=user), L1_66, H100)
+    assert unknown.iterations == pytest.approx(2 * 315 * 3 * 32 * 32 / (24 * 2048 * 4), rel=1e-3)
+    f = features(with_accesses(staged([32, 16], [16, 32])), L1_66, H100)
+    assert f.iterations == pytest.approx(20.0)
+    assert any("the tile 32x32x16 read from the compile" in n for n in f.notes)
+    assert any("warps replicate a tile" in n for n in f.notes)
+    named = features(base, L1_66, H100)  # the same compile, its tile named BLOCK_M/N/K
+    assert (f.iterations, f.tensor_clocks) == (named.iterations, named.tensor_clocks)
+    wrong = features(with_accesses(staged([48, 16], [16, 48])), L1_66, H100)
+    assert wrong.iterations == pytest.approx(unknown.iterations)

@@ -2,14 +2,17 @@
 
 What it counts (docs/performance-model.md has the whole story):
 - the work of one block from its tile (2 x BLOCK_M x BLOCK_N x padded K x products: tf32x3 and
-  bf16x3 are three products) and the main loop's SASS (the tensor-core MMAs and FFMAs one
-  iteration issues); the loop runs once per K step (MMAs beyond one step's work are warps
-  replicating a tile too small for them); a kernel whose SASS has no loop is straight-line code;
+  bf16x3 are three products; a config that names no BLOCK_M/N/K: the tile from the operand
+  tiles its compile moves through shared memory) and the main loop's SASS (the tensor-core MMAs
+  and FFMAs one iteration issues); the loop runs once per K step (MMAs beyond one step's work
+  are warps replicating a tile too small for them); a kernel whose SASS has no loop is
+  straight-line code;
 - per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
   spills' local-memory traffic (LDL/STL), the issue cycles of all resident warps' instructions
-  (4 schedulers), and one warp's own path (its instructions spaced by the dependent-issue
-  latency, its block's MMAs, and what the software pipeline leaves of its loads' latency), and the
-  shared-memory wavefronts of its bank-conflicted accesses (from the compile's TTGIR layouts);
+  (4 schedulers; each barrier-class instruction costs its scheduler `barrier_cycles`, v6), and
+  one warp's own path (its instructions spaced by the dependent-issue latency, its block's
+  MMAs, and what the software pipeline leaves of its loads' latency), and the shared-memory
+  wavefronts of its bank-conflicted accesses (from the compile's TTGIR layouts);
 - waves and tail: the busiest SM runs ceil(grid / SMs) blocks, `blocks_per_sm` at a time;
 - a block's output tile drained at its SM's share of the DRAM bandwidth before it retires (v4);
   straight-line code as one block's chain overlapped with the round's issue and pipes;
@@ -50,11 +53,14 @@ from workbench.core.records import (
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 5  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+MODEL_VERSION = 6  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
 # 3: shared-memory bank conflicts from the compile's TTGIR layouts; 4: a block's output tile
 # drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue;
 # 5: a warp's MIO-class instructions (shared loads/stores, async copies, global loads) spaced
-# by their own constant in its path
+# by their own constant in its path; 6: barrier-class instructions cost the schedulers' issue
+# `barrier_cycles` each, a tile the config does not name read from the TTGIR's operand tiles
+# (and, in kernel/shared_banks.py, an FMA dot's operand reads counted, a warp's wavefronts
+# counted over the whole warp)
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -97,6 +103,10 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("mio_cpi", 16.0, 0.5, 200.0, "clocks",
              "clocks one warp spends on each of its MIO-class instructions (shared loads and"
              " stores, async copies, global loads: the MIO queue and the shared-memory latency)"),
+    Constant("barrier_cycles", 8.0, 0.1, 500.0, "clocks",
+             "issue clocks a warp's scheduler loses at each barrier-class instruction (bar.sync,"
+             " the wgmma arrive and wait, mbarrier waits): the warp drains while the others"
+             " catch up"),
     Constant("load_latency", 600.0, 50.0, 20000.0, "clocks",
              "latency of a global load the main loop waits for (L2 hit and queueing)"),
     Constant("local_bytes_per_clk", 32.0, 1.0, 512.0, "B per clock per SM",
@@ -220,6 +230,10 @@ class Features:
     # Of the loop's instructions (straight-line code: the kernel's), the MIO class: shared loads
     # and stores, async copies and global loads, which queue for the SM's MIO unit (v5).
     loop_mio: float = 0.0
+    # Of the loop's instructions (straight-line code: the kernel's), the barrier class: BAR,
+    # WARPGROUP arrive/wait, SYNCS (v6); and those of the rest of the kernel, once per block.
+    loop_barriers: float = 0.0
+    rest_barriers: float = 0.0
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -285,10 +299,18 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
     precision = _precision(config)
     products = _products(precision)
     elem = DTYPE_BYTES.get(problem.dtype, 4)
-    tile = [config.get(k) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
+    tile: list[Any] = [config.get(k) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
+    if not all(isinstance(t, int) and t > 0 for t in tile):
+        found = tile_from_accesses(res.shared_accesses, problem, grid)
+        if found is not None:
+            tile = list(found)
+            notes.append(
+                f"the tile {found[0]}x{found[1]}x{found[2]} read from the compile's shared-memory"
+                " operand tiles (the config names no BLOCK_M/N/K)"
+            )
     k_pad = float(problem.gemm_k)
     if all(isinstance(t, int) and t > 0 for t in tile):
-        bm, bn, bk = (int(t) for t in tile)  # type: ignore[arg-type]
+        bm, bn, bk = (int(t) for t in tile)
         k_pad = float(math.ceil(problem.gemm_k / bk) * bk)
         block_flops = 2.0 * bm * bn * k_pad * products
         source_iterations = k_pad / bk
@@ -311,7 +333,7 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
     iterations = source_iterations
     waits = True
     ahead = max(0, res.num_stages - 1)
-    loop_ffma = loop_local = loop_mio = 0.0
+    loop_ffma = loop_local = loop_mio = loop_barriers = rest_barriers = 0.0
     straight = False
     l2_bytes = tile_bytes * grid
     if mix is not None:
@@ -356,6 +378,8 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         loop_mio = float(
             body.shared_loads + body.shared_stores + body.async_copies + body.global_loads
         )
+        loop_barriers = float(body.barriers)
+        rest_barriers = float(body.barriers if straight else mix.kernel.barriers - body.barriers)
         loads = body.global_loads + body.async_copies
         waits = loads > 0
         ahead = max(0, res.num_stages - 1) if body.async_copies > 0 and not straight else 0
@@ -398,6 +422,8 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         fp32_clocks=fp32_clocks,
         loop_ffma=loop_ffma,
         loop_mio=loop_mio,
+        loop_barriers=loop_barriers,
+        rest_barriers=max(0.0, rest_barriers),
         loads_ahead=ahead,
         waits_on_loads=waits,
         dram_bytes=float(problem.min_bytes),
@@ -409,6 +435,37 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         store_bytes=store_bytes,
         notes=tuple(notes),
     )
+
+
+# One block's tiles cover its share of the output: a candidate tile's M x N over that share is at
+# least 1 (less would leave outputs unwritten) and, with the edges padded, not much more.
+TILE_COVER = (0.95, 2.0)
+
+
+def tile_from_accesses(
+    accesses: list[SharedAccess] | None, problem: Problem, grid: int
+) -> tuple[int, int, int] | None:
+    """(M, N, K) of the dot's tile, for a kernel whose config does not name BLOCK_M/N/K, from its
+    operand tiles as the compile's TTGIR moves them through shared memory: an [M, K] tile and a
+    [K, N] tile among the 2-D accesses of the main loop (of the whole kernel where none is in a
+    loop), the pair whose M x N is one block's share of the output (the problem's output over
+    the grid, within its edge padding: TILE_COVER), the closest to it where several are. None
+    where no pair fits. Without the tile a loop whose warps replicate MMAs (a 32x32 tile on 4
+    warps issues each MMA twice) reads as an unrolled loop, half as many iterations."""
+    shapes = {tuple(a.shape) for a in accesses or [] if a.in_loop and len(a.shape) == 2}
+    if not shapes:
+        shapes = {tuple(a.shape) for a in accesses or [] if len(a.shape) == 2}
+    share = problem.gemm_m * problem.co / max(1, grid)
+    best: tuple[float, tuple[int, int, int]] | None = None
+    for m, k in shapes:
+        for k2, n in shapes:
+            cover = m * n / share if share > 0 else 0.0
+            if k2 != k or not TILE_COVER[0] <= cover <= TILE_COVER[1]:
+                continue
+            fit = abs(math.log(cover))
+            if best is None or fit < best[0]:
+                best = (fit, (m, n, k))
+    return best[1] if best else None
 
 
 def _conflicts(accesses: list[SharedAccess] | None, straight: bool) -> tuple[float, float]:
@@ -493,13 +550,30 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     }
     own = f.tensor_clocks / k["tensor_fraction"]  # the block's own MMAs, on the SM's tensor cores
     if f.loop_instructions is not None:
-        out["issue"] = f.loop_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM / eff
+        warps = b * f.warps_per_block / SCHEDULERS_PER_SM
+        out["issue"] = _issue_clocks(f.loop_instructions, f.loop_barriers, warps, k)
         own += _warp_path(f, k, f.loop_instructions)
     if not f.straight_line:
         out["issue_latency"] = own
         if f.waits_on_loads:
             out["load_latency"] = max(0.0, k["load_latency"] - f.loads_ahead * own)
     return out
+
+
+def _issue_clocks(
+    instructions: float, barriers: float, warps_per_scheduler: float, k: dict[str, float]
+) -> float:
+    """Clocks a scheduler takes to issue `instructions` of each of its warps: at
+    `issue_efficiency`, plus `barrier_cycles` at each of their `barriers` (model v6). A barrier
+    (bar.sync, the wgmma arrive and wait, an mbarrier wait) holds its warp until the block's (or
+    the warpgroup's) other warps and its own outstanding accesses catch up; the SM's warps reach
+    their barriers at about the same point of the same loop, so the others fill those clocks no
+    better than they fill each other's stalls, and the scheduler loses them. Seen on the H200:
+    a loop of half the K step (BLOCK_K = 16: the same barriers for half the work) measured
+    1.13-1.24x slower at the same tile (conv3d_fast3 on L1/54, 64x64, 7 blocks per SM against
+    6), where its instructions per block differ by 4%."""
+    per_warp = instructions / k["issue_efficiency"] + barriers * k["barrier_cycles"]
+    return warps_per_scheduler * per_warp
 
 
 def _warp_path(f: Features, k: dict[str, float], instructions: float) -> float:
@@ -539,9 +613,9 @@ def _block_rest_clocks(f: Features, k: dict[str, float], b: int) -> float:
     whose instructions are largely independent, at the schedulers' rate; plus one load latency
     (the first tiles must arrive)."""
     warps_per_scheduler = max(1.0, b * f.warps_per_block / SCHEDULERS_PER_SM)
-    spacing = warps_per_scheduler / k["issue_efficiency"]
+    issue = _issue_clocks(f.rest_instructions, f.rest_barriers, warps_per_scheduler, k)
     latency = k["load_latency"] if f.waits_on_loads else 0.0
-    return f.rest_instructions * spacing + latency + _store_clocks(f, k)
+    return issue + latency + _store_clocks(f, k)
 
 
 def _store_clocks(f: Features, k: dict[str, float]) -> float:
@@ -559,8 +633,8 @@ def _straight_round(
     the pipes and the schedulers' issue of every resident warp's instructions, overlapped with
     one block's own chain (its warp's instructions one after the other, its MMAs, the latency
     of its gathers and its tile's stores), which the round's blocks run side by side."""
-    issue = f.rest_instructions * b * f.warps_per_block / SCHEDULERS_PER_SM
-    issue /= k["issue_efficiency"]
+    warps = b * f.warps_per_block / SCHEDULERS_PER_SM
+    issue = _issue_clocks(f.rest_instructions, f.rest_barriers, warps, k)
     chain = _warp_path(f, k, f.rest_instructions) + f.tensor_clocks / k["tensor_fraction"]
     chain += (k["load_latency"] if f.waits_on_loads else 0.0) + _store_clocks(f, k)
     pipes = [it["compute"], it["fp32"], it["local"], it["banks"], issue]

@@ -148,7 +148,8 @@ class SharedAccess(Record):
     shape: list[int]  # the tensor moved, in elements
     element: str  # "f32", "bf16"
     shared_layout: str  # "swizzled_shared<vec=1, perPhase=1, maxPhase=1, order=[1, 0]>"
-    register_layout: str  # "blocked<...>", or the name of a layout not counted ("dot_op"...)
+    register_layout: str  # "blocked<...>", "dot_op<opIdx=0, parent=blocked3>: blocked<...>" (an
+    # FMA dot's operand, counted as that blocked layout), or a layout not counted ("dot_op<...mma>")
     in_loop: bool  # inside a scf.for: once per iteration of the loop
     degree: float | None = None  # wavefronts / conflict-free wavefronts; None: not counted
     wavefronts: int = 0  # of every warp of one block, for the whole tensor

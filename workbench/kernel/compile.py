@@ -47,7 +47,8 @@ try:
 except ImportError:  # pragma: no cover - older Triton
     TritonOutOfResources = None
 
-CACHE_SCHEMA = 3  # 3: resources carry the shared-memory accesses (TTGIR layouts, bank conflicts)
+CACHE_SCHEMA = 4  # 3: resources carry the shared-memory accesses (TTGIR layouts, bank conflicts);
+# 4: an FMA dot's operand reads counted (their layouts from the dot's blocked parent)
 _RESOURCE_LINE = re.compile(r"REG:(\d+)\s+STACK:(\d+)\s+SHARED:(\d+)\s+LOCAL:(\d+)")
 
 

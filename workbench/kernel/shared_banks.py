@@ -12,15 +12,20 @@ each thread of each warp touches follow, and so the wavefronts each instruction 
 What it counts, per access (`ttg.async_copy_global_to_local` and `ttg.local_store`: writes,
 `ttg.local_load`: reads, `ttg.local_alloc` of a value: a write): the block's wavefronts (every
 warp's every instruction), against the wavefronts its bytes would need without conflicts; their
-ratio is the conflict degree. Only `blocked` register layouts are counted: reads into MMA
-operand layouts (`dot_op`, ldmatrix) and other layouts are recorded with no degree (unknown,
-which the model takes as no conflict). Whether the access sits in a `scf.for` loop is recorded
-too (the model counts those once per iteration).
+ratio is the conflict degree. Counted: `blocked` register layouts and an FMA dot's operands
+(`dot_op` of a `blocked` parent: an ieee dot, each thread reading its rows of A or columns of B
+across the tile's K, v6); reads into MMA operand layouts (`dot_op` of an mma parent, ldmatrix)
+and other layouts are recorded with no degree (unknown, which the model takes as no conflict).
+Whether the access sits in a `scf.for` loop is recorded too (the model counts those once per
+iteration).
 
-Rules of the hardware used (NVIDIA's shared memory since Maxwell): 32 banks of 4 bytes; a warp's
-request of 4 B or less per thread is one phase of 32 threads; of 8 B, two phases of 16; of 16 B,
-four phases of 8. Within a phase, threads reading the same word share it (broadcast); the phase
-takes as many wavefronts as the most distinct words any one bank is asked for.
+Rules of the hardware used (NVIDIA's shared memory since Volta): 32 banks of 4 bytes, 128 bytes
+a wavefront (one register of every thread: a warp's 8-byte access takes at least 2, a 16-byte
+one 4); threads of the warp reading the same word share it (broadcast, across the whole warp);
+an access takes as many wavefronts as the most distinct words any one bank is asked for, and at
+least that minimum. (Model v6; before it, 8- and 16-byte accesses were split into two phases of
+16 or four of 8 threads and each phase's conflicts summed, which counted a word that threads of
+two phases share twice: an FMA dot's B operand, broadcast down M, read 16 B along K.)
 """
 
 from __future__ import annotations
@@ -200,7 +205,7 @@ def wavefronts(
     fast = layout.order[0]
     vec = _vector(b, layout, elem_bytes)
     width = vec * elem_bytes
-    phase_lanes = WARP // max(1, width * WARP // (BANKS * BANK_BYTES)) if width > 4 else WARP
+    least = max(1, width * WARP // (BANKS * BANK_BYTES))  # 128 B a wavefront: 1, 2 or 4
     warps = math.prod(b.warps)
     total = ideal = moved = 0
     for warp in range(warps):
@@ -208,14 +213,13 @@ def wavefronts(
         for r, lanes in chunks:
             if r[fast] % vec:
                 continue  # the first element of each vector issues it; the rest ride with it
-            addrs = [_offset(c, shape, layout, elem_bytes) for c in lanes]
-            for start in range(0, WARP, phase_lanes):
-                words: dict[int, set[int]] = defaultdict(set)
-                for a in addrs[start : start + phase_lanes]:
-                    for word in range(a // BANK_BYTES, (a + width - 1) // BANK_BYTES + 1):
-                        words[word % BANKS].add(word)
-                total += max(len(s) for s in words.values())
-                ideal += 1
+            words: dict[int, set[int]] = defaultdict(set)
+            for c in lanes:
+                a = _offset(c, shape, layout, elem_bytes)
+                for word in range(a // BANK_BYTES, (a + width - 1) // BANK_BYTES + 1):
+                    words[word % BANKS].add(word)
+            total += max(least, max(len(s) for s in words.values()))
+            ideal += least
             moved += width * WARP
     return total, ideal, moved
 
@@ -269,6 +273,7 @@ def _access(
         return None  # an allocation without a value: its accesses are the ops that use it
     reg = re.search(r"tensor<[0-9x]+x(?:!tt\.ptr<)?[a-z]+[0-9]+>?,\s*(#[\w.]+)", sig)
     reg_name = reg.group(1).lstrip("#") if reg else ""
+    operand = _DOT_OPERAND.search(sig)
     if op == "ttg.async_copy_global_to_local" or op == "ttg.local_alloc":
         tensor_shape = shape  # the value and the buffer have one shape
     else:
@@ -276,24 +281,47 @@ def _access(
     shape = tensor_shape
     elem_bytes = max(1, _bits(elem) // 8)
     b = blocked.get(reg_name)
+    if operand is not None:  # a dot's operand: an FMA dot's (blocked parent) is counted
+        b = _fma_operand(int(operand.group(1)), blocked.get(operand.group(2)), shape)
+        reg_name = f"dot_op<opIdx={operand.group(1)}, parent={operand.group(2)}>"
     degree: float | None = None
     waves = ideal = moved = 0
     if layout is not None and b is not None and len(b.size) == len(shape):
         waves, ideal, moved = wavefronts(b, layout, shape, elem_bytes)
         degree = waves / ideal if ideal else None
+    described = _describe(b) if b else (reg_name or "?")
+    if operand is not None and b:
+        described = f"{reg_name}: {described}"  # an FMA dot's operand, as its layout counts it
     return SharedAccess(
         op=op.split(".", 1)[1],
         kind=kind,
         shape=list(shape),
         element=elem,
         shared_layout=layout.text if layout else mem.group(3),
-        register_layout=_describe(b) if b else (reg_name or "?"),
+        register_layout=described,
         in_loop=in_loop,
         degree=None if degree is None else round(degree, 4),
         wavefronts=waves,
         ideal_wavefronts=ideal,
         bytes=moved,
     )
+
+
+_DOT_OPERAND = re.compile(r"#ttg\.dot_op<\{opIdx\s*=\s*(\d+),\s*parent\s*=\s*#(\w+)")
+
+
+def _fma_operand(op_idx: int, parent: _Blocked | None, shape: Sequence[int]) -> _Blocked | None:
+    """The register layout of an FMA dot's operand (Triton's `dot_op` with a `blocked` parent,
+    an ieee dot on the FP32 cores) as a blocked layout: each thread holds its rows of the
+    accumulator's parent layout (A, opIdx 0) or its columns (B, opIdx 1) across the whole K of
+    the tile, and the threads and warps along the other dimension hold the same elements (the
+    layout covers K more than once: they read the same words, a broadcast). None for an MMA
+    operand (an mma or nvmma parent: ldmatrix or the wgmma's own reads, not counted)."""
+    if parent is None or len(parent.size) != 2 or len(shape) != 2:
+        return None
+    size = list(parent.size)
+    size[1 - op_idx] = shape[1 - op_idx]  # K: A's columns, B's rows, all in every thread
+    return _Blocked(tuple(size), parent.threads, parent.warps, parent.order)
 
 
 def _describe(b: _Blocked) -> str:
