@@ -570,6 +570,7 @@ def validate_sessions(
     splits: int = 5,
     balance_groups: bool = False,
     offline_shared: bool = False,
+    recount_shared: bool = False,
 ) -> dict[str, Any]:
     """Sessions measured on one device -> the validation, written to out_dir (`splits`: the
     halvings judged, the first one in full; `offline_shared`: trials whose compile recorded no
@@ -578,7 +579,13 @@ def validate_sessions(
     one, where the sessions are not the H100's own)."""
     from workbench.session.measurements import device_gpu, load_measurements
 
-    loaded = load_measurements(paths, gpu=gpu, recompile=recompile, offline_shared=offline_shared)
+    loaded = load_measurements(
+        paths,
+        gpu=gpu,
+        recompile=recompile,
+        offline_shared=offline_shared,
+        recount_shared=recount_shared,
+    )
     if not loaded.measurements:
         raise SystemExit("no measured trials in these sessions")
     device = device_gpu(loaded.measurements[0].device, gpu)
@@ -610,6 +617,12 @@ def main(argv: list[str] | None = None) -> int:
         " trials whose compile recorded none",
     )
     parser.add_argument(
+        "--recount-shared",
+        action="store_true",
+        help="the same for every trial, replacing the accesses its compile recorded (counted by"
+        " an earlier rule)",
+    )
+    parser.add_argument(
         "--balance-groups",
         action="store_true",
         help="weigh each kernel and problem the same in the device-wide fit",
@@ -623,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         splits=max(1, args.splits),
         balance_groups=args.balance_groups,
         offline_shared=args.offline_shared,
+        recount_shared=args.recount_shared,
     )
     held = result["held_out"]
     for line in result["compiled"]:

@@ -192,3 +192,38 @@ def test_a_gzipped_session_is_read_as_it_is(tmp_path):
     broken.write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(WorkbenchError, match="not a readable gzipped session"):
         load_measurements([broken], recompile=False)
+
+
+def test_recount_shared_replaces_a_recorded_bank_count_with_an_offline_compile(tmp_path):
+    """A trial whose compile recorded its shared-memory accesses by an earlier counting rule (the
+    H200 sessions of 2026-12-02c: model v5's rule) gets them recounted from an offline compile of
+    its recorded source and config here; without recount_shared the record stands. One real
+    trial of a committed H200 session, its record replaced by a fake with a known count."""
+    import gzip
+
+    from workbench.core.records import SharedAccess
+
+    root = Path(__file__).resolve().parents[1]
+    src = root / "docs" / "measurements" / "h200-2026-12-02c" / "fast3e-l1-66.session.json.gz"
+    data = json.loads(gzip.decompress(src.read_bytes()))
+    timed = [t for t in data["trials"] if t["mode"] == "gpu" and t["status"] == "ok"]
+    trial = timed[0]
+    fake = SharedAccess(
+        op="local_load", kind="read", shape=[128, 32], element="i32",
+        shared_layout="swizzled_shared<vec=1, perPhase=1, maxPhase=1, order=[1, 0]>",
+        register_layout="blocked<...>", in_loop=True, degree=32.0, wavefronts=10**6,
+        ideal_wavefronts=10**6 // 32,
+    )  # fmt: skip
+    trial["inspect"]["resources"]["shared_accesses"] = [fake.to_json()]
+    data["trials"] = [trial]
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(data))
+
+    kept = load_measurements([path], recompile=False, offline_shared=True)
+    recounted = load_measurements([path], recompile=False, recount_shared=True)
+    assert len(kept.measurements) == len(recounted.measurements) == 1
+    before = kept.measurements[0].features.conflict_wavefronts
+    after = recounted.measurements[0].features.conflict_wavefronts
+    assert before is not None and before >= 10**6  # the recorded (fake) count stands
+    assert after is not None and after < 10**5, after  # the offline compile's own count
+    assert "compiled offline" in recounted.measurements[0].compiled

@@ -91,9 +91,10 @@ def measurement(
     """The fit's view of a trial measured on a GPU, or None where it has no time or no inspect.
 
     `instruction_mix`: where the trial's compile recorded none (an older Triton run), the mix of
-    an offline compile of the same config, with `compiled` saying so; `shared_accesses` the
-    same for the TTGIR's shared-memory accesses (their bank conflicts). `source`: the kernel
-    file's text (a precision it writes into its dot)."""
+    an offline compile of the same config, with `compiled` saying so; `shared_accesses`: the
+    TTGIR's shared-memory accesses (their bank conflicts) of an offline compile, used instead of
+    what the trial recorded (none, or counted by an earlier rule). `source`: the kernel file's
+    text (a precision it writes into its dot)."""
     if trial.mode != "gpu" or trial.inspect is None or not trial.ok:
         return None
     if trial.kernel_only_ms is None and trial.kernelbench_ms is None:
@@ -102,7 +103,7 @@ def measurement(
     res = report.resources
     if instruction_mix is not None and not res.instruction_mix:
         res = res.replace(instruction_mix=instruction_mix)
-    if shared_accesses is not None and res.shared_accesses is None:
+    if shared_accesses is not None:
         res = res.replace(shared_accesses=shared_accesses)
     report = report.replace(resources=res, config=full_config(trial, source))
     f = features(report, problem, gpu)

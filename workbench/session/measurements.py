@@ -52,6 +52,7 @@ def load_measurements(
     recompile: bool = True,
     progress: Callable[[str], None] | None = None,
     offline_shared: bool = False,
+    recount_shared: bool = False,
 ) -> Loaded:
     """Every trial of the sessions measured on a GPU, as calibration measurements.
 
@@ -60,7 +61,10 @@ def load_measurements(
     mix (otherwise the model runs without the issue terms for it). `offline_shared`: where a
     trial's compile recorded no shared-memory accesses (sessions made before compiles carried
     the TTGIR's layouts), attach those of an offline compile of the same config for the
-    session's target here (its bank conflicts; everything else stays as recorded)."""
+    session's target here (its bank conflicts; everything else stays as recorded).
+    `recount_shared`: the same for every trial, replacing what its compile recorded (a record
+    counted by an earlier rule: model v6 counts a warp's wavefronts over the whole warp and an
+    FMA dot's operand reads, which the device's compiles of 2026-12-02c did not)."""
     out = Loaded()
     for path in paths:
         session = read_session(path)
@@ -111,7 +115,8 @@ def load_measurements(
             elif res is not None:
                 recorded.add(res.source)
             accesses = None
-            if res is not None and res.shared_accesses is None and offline_shared:
+            missing = res is not None and res.shared_accesses is None and offline_shared
+            if missing or (res is not None and recount_shared):
                 try:
                     if kf is None:
                         kf = session.kernel_file()
