@@ -316,6 +316,9 @@ def check_config_keys(module: types.ModuleType, config: Config) -> None:
         raise ConfigError(f"unknown parameter {key}; this kernel's tunables are {tunables}")
 
 
+_MISSING = object()  # a module constant that is not there
+
+
 @contextlib.contextmanager
 def _config_block(module: types.ModuleType, config: Config) -> Iterator[None]:
     """While active, the module constants named by the config's keys in capitals (the config
@@ -334,9 +337,6 @@ def _config_block(module: types.ModuleType, config: Config) -> Iterator[None]:
     finally:
         for name, old in saved.items():
             setattr(module, name, old)
-
-
-_MISSING = object()
 
 
 @contextlib.contextmanager
