@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15 on the lent H200 (one GPU, 16 CPUs), one device call of about 4 minutes:
-#   1. install the slimmed Ray 2.60.0 wheel (no ray/jars/, the Java worker) and jsonschema's four
-#      wheels into /tmp/site, exactly as /work/notes/ray.md section 2 says;
+#   1. install the slimmed Ray 2.60.0 wheel (no ray/jars/, the Java worker: 45 MiB instead of
+#      76; made by bench/slim_ray_wheel.py into .whl/slim) and jsonschema's four wheels (.whl/deps:
+#      `pip download jsonschema` for Python 3.12, the ones the image lacks) into /tmp/site;
 #   2. check the versions Ray needs of what the image already has (packaging>=24.2,
 #      protobuf>=3.20.3, msgpack<2) and run the Ray smoke test (one GPU actor);
 #   3. bench/ray_h200.py: a grid sweep of kernels/conv3d_fast2.py on L1/66 (54 configs) with
