@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import torch
+import triton
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,7 +55,7 @@ def main() -> None:
         y = model(x)
         words = torch.empty(x.shape, device="cuda", dtype=torch.int32)
         n = x.numel()
-        grid = (triton_cdiv(n, f3._SPLIT_BLOCK),)
+        grid = (triton.cdiv(n, f3._SPLIT_BLOCK),)
         fill = mean_ms(lambda y=y: y.fill_(1.0))
         split = mean_ms(
             lambda g=grid, x=x, w=words, n=n: f3._split_x_kernel[g](
@@ -64,7 +65,7 @@ def main() -> None:
         # the split kernel's own tiles: elements per program and warps
         variants = {}
         for block, warps in ((1024, 4), (2048, 8), (4096, 4), (4096, 8), (8192, 8), (16384, 16)):
-            g = (triton_cdiv(n, block),)
+            g = (triton.cdiv(n, block),)
             ms = mean_ms(
                 lambda g=g, b=block, nw=warps, x=x, w=words, n=n: f3._split_x_kernel[g](
                     x, w, n, SPLIT_BLOCK=b, num_warps=nw
@@ -84,10 +85,6 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     env = dict(device=torch.cuda.get_device_name(), torch=torch.__version__)
     args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
-
-
-def triton_cdiv(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 if __name__ == "__main__":
