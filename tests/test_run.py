@@ -266,6 +266,7 @@ def test_gpu_trial_times_and_compares() -> None:
     assert second.vs_previous.verdict in ("faster", "slower", "within noise")
 
 
+@pytest.mark.slow  # a whole interpreter trial in worker processes (~8 s); the mechanism has a unit test
 def test_a_config_that_the_wrapper_reads_on_the_host_is_what_runs() -> None:
     """conv3d_fast3 splits x once per call on the host for precision=bf16x3p, reading its config
     block (PRECISION); a trial's config must reach the host side too, as the exported file would
