@@ -108,6 +108,21 @@ DATA = {
         )
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
+    # 2026-12-02d (issue 16): bf16x3p with phases (PHASES consecutive ow share one A row of
+    # PHASES-aligned vector gathers; B holds the weight once per phase) against PHASES=1.
+    **{
+        f"fast3f-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=128,256;BLOCK_N=32,64;BLOCK_K=32,64;precision=bf16x3r,bf16x3p;PHASES=1,2,4;"
+            "num_warps=4,8;num_stages=2,3;"
+            "(BLOCK_M==128 and num_warps==4) or (BLOCK_M==256 and num_warps==8);"
+            "PHASES==4 or BLOCK_N==64;PHASES!=1 or (BLOCK_M==128 and BLOCK_K==32);"
+            "precision=='bf16x3p' or PHASES==1;PHASES!=4 or BLOCK_K==32;"
+            "PHASES!=4 or (BLOCK_M==128 and BLOCK_N==32) or (BLOCK_M==256 and BLOCK_N==64)",
+        )
+        for p in ("L1/54", "L1/60", "L1/66")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -444,7 +459,7 @@ PARTS = {
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "others": part_others,
     # one sweep round of conv3d_fast3 each: the DATA entries whose names start with the part's
-    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e")},
+    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f")},
 }  # fmt: skip
 
 
