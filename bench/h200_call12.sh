@@ -3,7 +3,8 @@
 # sweeps of 16 conv3d_fast3 configs per problem on L1/54, L1/60 and L1/66 (bench/h200_run.py
 # --part fast3f: bf16x3p with PHASES = 2 and 4 against PHASES = 1 and bf16x3r; screened, the
 # top 5 timed by KernelBench's protocol); everything packed into one call1.tar.gz (the device
-# tool returns at most 8 files). Run from the repo root: bash bench/h200_call12.sh
+# tool returns at most 8 files). Run from the repo root at commit 1784fa3 (PHASES was taken out
+# after this measurement): bash bench/h200_call12.sh
 set -u
 : "${OUT:?run on the device machine, where OUT is set}"
 export PYTHONUNBUFFERED=1

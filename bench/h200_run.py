@@ -109,7 +109,9 @@ DATA = {
         for p in ("L1/54", "L1/59", "L1/60", "L1/66")
     },  # fmt: skip
     # 2026-12-02d (issue 16): bf16x3p with phases (PHASES consecutive ow share one A row of
-    # PHASES-aligned vector gathers; B holds the weight once per phase) against PHASES=1.
+    # PHASES-aligned vector gathers; B holds the weight once per phase) against PHASES=1. PHASES
+    # tied or lost and was taken out again: this space runs on the kernel file (and the workbench,
+    # which read `# tunable:` constants) as committed in 1784fa3.
     **{
         f"fast3f-{p.lower().replace('/', '-')}": (
             "kernels/conv3d_fast3.py",

@@ -33,16 +33,7 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
-- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM;
-- PHASES = 2 or 4 (bf16x3p, rows mode, unit stride and dilation along w, W a multiple of it):
-  output points ow0 + s (s < PHASES, ow0 a multiple of PHASES) share one A row, whose column t
-  of row tap (ci, kd, kh) is x at ow0 + t for t < KWP = next_pow2(kw + PHASES - 1); B holds the
-  weight once per phase s, shifted right by s taps, so the dot gives all PHASES points at once
-  ([BLOCK_M / PHASES, BLOCK_K] x [BLOCK_K, PHASES * BLOCK_N]). Each run of PHASES words is
-  PHASES-aligned: one 8- or 16-byte gather where PHASES = 1 makes PHASES 4-byte ones, with
-  1/PHASES as many rows and their address arithmetic, for KWP / kw times the tensor-core work.
-  A non-finite x element also meets the zero weights of its neighbours' phases, so with phases
-  it turns the outputs up to PHASES - 1 points beside its own non-finite ones into NaN.
+- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
 Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
 KernelBench's protocol (bf16x3p wins on L1/60 and 66 and ties on L1/59; L1/54 keeps bf16x3r);
 per-problem bests are in the H200 sessions (docs/measurements/h200-2026-12-02c/fast3e-*,
@@ -69,7 +60,6 @@ PRECISION = "bf16x3p"
 TAPS = "auto"
 FAST_LAUNCH = 1
 MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
-PHASES = 1  # tunable: 1, 2, 4 (bf16x3p: A rows shared by PHASES consecutive ow; see above)
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -81,8 +71,6 @@ _CACHE_SIZE = 8
 _LAUNCH_OPTIONS = ("num_warps", "num_stages", "maxnreg")
 # Elements of x per program of bf16x3p's split kernel.
 _SPLIT_BLOCK = 2048
-# Zero words after the split x: with phases, the last row's last A row reads this far past it.
-_WORDS_PAD = 64
 _PLANS = {}
 _WEIGHTS = {}
 
@@ -193,11 +181,10 @@ def _tile_positions(
     STR_W: tl.constexpr,
     BW: tl.constexpr,
     BLOCK_M: tl.constexpr,
-    STEP: tl.constexpr,
 ):
     """(image, x offset of each row's tap 0 inside the image, load mask, y offset inside the
-    image, store mask) of tile `pid`, for every STEP-th of its BLOCK_M output points."""
-    idx = tl.arange(0, BLOCK_M // STEP) * STEP
+    image, store mask) of tile `pid`."""
+    idx = tl.arange(0, BLOCK_M)
     UNIT_Q: tl.constexpr = STR_H == 1 and STR_W == 1
     if BW == 0:
         # Plane mode: BLOCK_M consecutive q = oh * WV + w of one (n, od) plane.
@@ -276,8 +263,6 @@ def _conv3d_fast3_kernel(
     AUTO_BW: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     X_WORDS: tl.constexpr,
-    PHASES: tl.constexpr,
-    PACKED_PHASES: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -286,9 +271,7 @@ def _conv3d_fast3_kernel(
 ):
     # The packed weight (see _pack_weight): fp32 regions at these offsets of wf (in elements),
     # bf16 regions at these offsets of wb (the same buffer seen as bf16).
-    # PHASES is the file's setting (a config sets it); PACKED_PHASES is what the host packed the
-    # weight for, which the kernel follows, so a launch that overrides PHASES alone stays right.
-    CK: tl.constexpr = PACKED_PHASES * C_OUT * KPAD  # the packed weight's rows: phases x Co
+    CK: tl.constexpr = C_OUT * KPAD
     W_F32: tl.constexpr = 0  # [Co, KPAD] fp32
     W_TF32_HI: tl.constexpr = CK  # [Co, KPAD] tf32 heads, as fp32
     W_TF32_LO: tl.constexpr = 2 * CK  # [Co, KPAD] tf32 tails
@@ -300,7 +283,7 @@ def _conv3d_fast3_kernel(
     pid = tl.program_id(0)
     pid_n = tl.program_id(1)
     img, xoff, load_ok, yoff, valid = _tile_positions(
-        pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, 1
+        pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M
     )
     img64 = img.to(tl.int64)
     x_img = x_ptr + img64 * SXN
@@ -310,57 +293,29 @@ def _conv3d_fast3_kernel(
     WORDS: tl.constexpr = precision == "bf16x3p" and X_WORDS
     co = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     co_ok = co < C_OUT
-    # Phases (see the module docstring): PH consecutive ow share one A row, and B holds the
-    # weight once per phase, shifted by the phase; a launch the phases cannot serve runs PH = 1
-    # on phase 0 of the same packed weight (the row-tap layout with KWP taps per row).
-    PP: tl.constexpr = PACKED_PHASES
-    PH: tl.constexpr = (
-        PP if WORDS and BW > 0 and BW % PP == 0 and W % PP == 0 and STR_W == 1 and DIL_W == 1 else 1
-    )
-    if PH > 1:
-        _, xa, a_ok, _, _ = _tile_positions(
-            pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, PH
-        )
-        bn = tl.arange(0, PH * BLOCK_N)
-        b_co = pid_n * BLOCK_N + bn % BLOCK_N
-        b_row = (bn // BLOCK_N) * C_OUT + b_co  # phase s of channel co is packed row s * Co + co
-        b_ok = b_co < C_OUT
-    else:
-        xa, a_ok, b_row, b_ok = xoff, load_ok, co, co_ok
-    acc = tl.zeros((BLOCK_M // PH, PH * BLOCK_N), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     if precision == "ffma":
         # One im2col column at a time: acc += x[:, k] * w[k, :] in fp32 FMAs.
         for row in range(RT):
             rd = _row_offset(row, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H)
             for kw in tl.static_range(KW):
                 xv = tl.load(x_img + (xoff + (rd + kw * DIL_W)), mask=load_ok, other=0.0)
-                w_row = wf_ptr + (W_T + (row * KWP + kw) * (PP * C_OUT))
+                w_row = wf_ptr + (W_T + (row * KWP + kw) * C_OUT)
                 wv = tl.load(w_row + co, mask=co_ok, other=0.0)
                 acc += xv[:, None] * wv[None, :]
     else:
-        KR: tl.constexpr = RT * KWP if TAPS_ROWS or PP > 1 else K
+        KR: tl.constexpr = RT * KWP if TAPS_ROWS else K
         for k0 in range(0, KR, BLOCK_K):
             kk = k0 + tl.arange(0, BLOCK_K)
-            if PH > 1:
-                # Every tap t < KWP of a row is read (no clamp): PH-aligned runs of PH words,
-                # one vector load each; past the weight's kw they meet zeros.
-                if TAPS_ROWS:  # noqa: SIM108 - constexpr branch
-                    dk = _step_offsets(
-                        k0, KWP, KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H, 1, BLOCK_K
-                    )
-                else:  # the plan's table holds the same offsets (no per-step arithmetic)
-                    dk = tl.load(dlt_ptr + kk)
-            elif TAPS_ROWS or PP > 1:  # (a launch the phases cannot serve: the clamped rows)
+            if TAPS_ROWS:  # noqa: SIM108 - constexpr branch
                 dk = _step_offsets(
                     k0, KW, KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H, DIL_W, BLOCK_K
                 )
             else:
                 dk = tl.load(dlt_ptr + kk)
-            w_mask = b_ok[None, :]
-            w_offs = kk[:, None] + b_row[None, :] * KPAD
-            x_offs = xa[:, None] + dk[None, :]
-            if PH > 1:
-                x_offs = tl.max_contiguous(tl.multiple_of(x_offs, [1, PH]), [1, PH])
+            w_mask = co_ok[None, :]
+            w_offs = kk[:, None] + co[None, :] * KPAD
+            x_offs = xoff[:, None] + dk[None, :]
             if not WORDS:
                 xt = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0.0)
             if WORDS:
@@ -370,7 +325,7 @@ def _conv3d_fast3_kernel(
                 # instead of after them.
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
-                xw = tl.load(xw_img + x_offs, mask=a_ok[:, None], other=0)
+                xw = tl.load(xw_img + x_offs, mask=load_ok[:, None], other=0)
                 xh = xw.to(tl.int16).to(tl.bfloat16, bitcast=True)
                 xl = (xw >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
                 # head x head first: ptxas then holds 126-128 registers at 128x64x32 with 3
@@ -405,8 +360,6 @@ def _conv3d_fast3_kernel(
                 wt = tl.load(wf_ptr + W_F32 + w_offs, mask=w_mask, other=0.0)
                 acc = tl.dot(xt, wt, acc, input_precision=precision)
 
-    if PH > 1:  # [a, (s, co)] -> [(a, s), co]: row a * PH + s is output point m = ow0 + s
-        acc = tl.reshape(tl.reshape(acc, (BLOCK_M // PH, PH, BLOCK_N)), (BLOCK_M, BLOCK_N))
     if HAS_BIAS:
         acc = acc + tl.load(b_ptr + co, mask=co_ok, other=0.0)[None, :]
     S: tl.constexpr = DO * HO * WO
@@ -459,16 +412,13 @@ def _split_same_sign(w, drop):
     return hi, w - hi
 
 
-def _pack_weight(weight, kwp, kpad, phases=1):
+def _pack_weight(weight, kwp, kpad):
     """Every form of the weight a precision reads (the kernel's W_* offsets) in the im2col layout
     k = row * kwp + kw (zeros at kw >= KW and past the last row): one fp32 buffer, its tail read
-    as bf16. With phases, row s * Co + co holds channel co shifted right by s taps (phase s)."""
+    as bf16."""
     c_out, kw = weight.shape[0], weight.shape[-1]
     w3 = weight.detach().float().reshape(c_out, -1, kw)
-    w2 = torch.cat([F.pad(w3, (s, kwp - kw - s)) for s in range(phases)]).reshape(
-        phases * c_out, -1
-    )
-    c_out = phases * c_out
+    w2 = F.pad(w3, (0, kwp - kw)).reshape(c_out, -1)
     ck = c_out * kpad
     buf = torch.zeros(6 * ck, device=w2.device, dtype=torch.float32)
     wp = buf[:ck].view(c_out, kpad)
@@ -486,13 +436,13 @@ def _pack_weight(weight, kwp, kpad, phases=1):
     return buf, b16
 
 
-def _packed_weight(weight, kwp, kpad, phases):
+def _packed_weight(weight, kwp, kpad):
     """The packed weight, built once per weight version (identity, data pointer, version)."""
-    key = (id(weight), weight.data_ptr(), weight._version, kwp, kpad, phases)
+    key = (id(weight), weight.data_ptr(), weight._version, kwp, kpad)
     hit = _WEIGHTS.get(key)
     if hit is None or hit[0] is not weight:
         with torch.no_grad():
-            hit = _remember(_WEIGHTS, key, (weight, _pack_weight(weight, kwp, kpad, phases)))
+            hit = _remember(_WEIGHTS, key, (weight, _pack_weight(weight, kwp, kpad)))
     return hit[1]
 
 
@@ -545,7 +495,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, PHASES)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -567,19 +517,6 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     # at kw = 1 nothing is padded, and where K is one step the offsets become constants, with
     # no table load before the gathers: L1/59 -4.6 % KB on the H200, 2026-12-02c).
     taps_rows = TAPS == "rows" or (TAPS == "auto" and (kw >= 5 or kw == 1))
-    unit_q = stride[1] == 1 and stride[2] == 1
-    auto_bw = 0 if unit_q and wo == w else min(triton.next_power_of_2(wo), 128)
-    bw = ROW_W if ROW_W >= 0 else min(auto_bw, BLOCK_M)
-    if PHASES not in (1, 2, 4):
-        raise ValueError(f"conv3d_fast3: PHASES must be 1, 2 or 4, got {PHASES!r}")
-    # Phases need the split words, rows mode, unit stride and dilation along w and PH-aligned
-    # rows; elsewhere the file runs as PHASES = 1 (the kernel checks the same at trace time).
-    phases = PHASES
-    if not (PRECISION == "bf16x3p" and bw > 0 and bw % phases == 0 and w % phases == 0
-            and stride[2] == 1 and dilation[2] == 1):  # fmt: skip
-        phases = 1
-    if phases > 1:  # each row's taps t < KWP, KWP >= kw + phases - 1, computed or from a table
-        taps_rows = TAPS == "rows"
     if PRECISION == "bf16x3j" and not taps_rows and BLOCK_K == 16 and BLOCK_M // NUM_WARPS >= 32:
         # Measured on the H200 (Triton 3.6, 2026-12-02): every such config gave garbage on L1/54
         # and L1/59 (16 rows per warp, BLOCK_K=32 or row taps were right; the interpreter is right).
@@ -587,31 +524,30 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
             "conv3d_fast3: bf16x3j with the tap table, BLOCK_K=16 and 32 or more rows per warp "
             "computed wrong results on the H200; use BLOCK_K=32, TAPS='rows' or bf16x3r"
         )
-    kwp = triton.next_power_of_2(kw + phases - 1) if taps_rows or phases > 1 else kw
+    kwp = triton.next_power_of_2(kw) if taps_rows else kw
     sxn = c_in * d * h * w
     if c_out * do * ho * wo >= 2**31 or sxn >= 2**31:
         raise ValueError("conv3d_fast3: one image of x or of y has 2**31 elements or more")
     kpad = triton.cdiv(rt * kwp, _K_ALIGN) * _K_ALIGN
+    unit_q = stride[1] == 1 and stride[2] == 1
+    auto_bw = 0 if unit_q and wo == w else min(triton.next_power_of_2(wo), 128)
     plane_w = w if unit_q else wo  # plane mode's row width
     # Offset in x of im2col column k = (ci, kd, kh, kw); the padded columns read tap 0.
     sw = (d * h * w, h * w, w, 1)
-    # With phases: column row * kwp + t is tap t < kwp of row tap (ci, kd, kh), none clamped.
-    run = range(kwp) if phases > 1 else [m * dilation[2] for m in range(kw)]
     taps = [
-        c * sw[0] + i * dilation[0] * sw[1] + j * dilation[1] * sw[2] + m
+        c * sw[0] + i * dilation[0] * sw[1] + j * dilation[1] * sw[2] + m * dilation[2]
         for c in range(c_in)
         for i in range(kd)
         for j in range(kh)
-        for m in run
+        for m in range(kw)
     ]
-    table = torch.tensor(taps + [0] * (kpad - len(taps)), dtype=torch.int32, device=device)
+    table = torch.tensor(taps + [0] * (kpad - k), dtype=torch.int32, device=device)
     meta = dict(
         C_OUT=c_out, K=k, KPAD=kpad, KD=kd, KH=kh, KW=kw, KWP=kwp, RT=rt, TAPS_ROWS=taps_rows,
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"), PHASES=PHASES,
-        PACKED_PHASES=phases,
+        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"),
         BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, ROW_W=ROW_W, precision=PRECISION,
         num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
@@ -623,12 +559,12 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     split = None
     if PRECISION == "bf16x3p":
         # The split words of x: one buffer per shape, kept with the plan (no allocation per call).
-        count = n * c_in * d * h * w
-        words = torch.zeros(count + _WORDS_PAD, device=device, dtype=torch.int32)
+        words = torch.empty((n, c_in, d, h, w), device=device, dtype=torch.int32)
+        count = words.numel()
         split_meta = dict(SPLIT_BLOCK=_SPLIT_BLOCK, num_warps=4)
         split_grid = lambda meta: (triton.cdiv(count, meta["SPLIT_BLOCK"]),)
         split = (words, _Launcher("_split_x_kernel", split_grid, split_meta))
-    plan = ((n, c_out, do, ho, wo), (kwp, kpad, phases), table, launch, split)
+    plan = ((n, c_out, do, ho, wo), kwp, kpad, table, launch, split)
     return _remember(_PLANS, key, plan)
 
 
@@ -650,7 +586,7 @@ def conv3d_fast3(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
 
 
 def _launch(x, weight, bias, stride, padding, dilation):
-    out_shape, packing, table, launch, split = _plan(
+    out_shape, kwp, kpad, table, launch, split = _plan(
         tuple(x.shape), tuple(weight.shape), bias is not None, stride, padding, dilation, x.device
     )
     if any(padding):
@@ -658,7 +594,7 @@ def _launch(x, weight, bias, stride, padding, dilation):
         x = F.pad(x, (pw, pw, ph, ph, pd, pd))
     if not x.is_contiguous():
         x = x.contiguous()
-    wf, wb = _packed_weight(weight, *packing)
+    wf, wb = _packed_weight(weight, kwp, kpad)
     out = torch.empty(out_shape, device=x.device, dtype=torch.float32)
     if out.numel() == 0:
         return out
@@ -666,7 +602,7 @@ def _launch(x, weight, bias, stride, padding, dilation):
     words = x
     if split is not None:
         words, split_launch = split
-        split_launch(x, words, x.numel())
+        split_launch(x, words, words.numel())
     launch(x, words, wf, wb, table, b, out)
     return out
 

@@ -25,7 +25,7 @@ CHILD = textwrap.dedent(
     cf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cf)
     cf.BLOCK_M, cf.BLOCK_N, cf.BLOCK_K = 32, 16, 16  # tiny tiles: the interpreter is slow
-    BASE = {k: getattr(cf, k) for k in ("PRECISION", "TAPS", "ROW_W", "PHASES")}
+    BASE = {k: getattr(cf, k) for k in ("PRECISION", "TAPS", "ROW_W")}
 
     def close(y, ref):
         return (tuple(y.shape) == tuple(ref.shape) and bool(torch.isfinite(y).all())
@@ -59,16 +59,8 @@ CHILD = textwrap.dedent(
         ("bf16x3p", {"PRECISION": "bf16x3p"}, 2, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1, 1, True),
         ("bf16x3p_plane_table", {"PRECISION": "bf16x3p", "TAPS": "table"}, 1, 3, 5, (3, 3, 1),
          (4, 6, 5), (1, 2, 1), 0, (1, 1, 1), False),
-        ("phases2", {"PRECISION": "bf16x3p", "PHASES": 2}, 2, 3, 4, (2, 3, 5), (3, 4, 12), 1, 0,
-         1, True),
-        ("phases4_pad_stride", {"PRECISION": "bf16x3p", "PHASES": 4}, 1, 3, 4, (2, 2, 3),
-         (3, 5, 10), (1, 2, 1), 1, 1, False),
-        ("phases2_rows_taps", {"PRECISION": "bf16x3p", "PHASES": 2, "TAPS": "rows"}, 1, 3, 5,
-         (1, 2, 7), (2, 3, 16), 1, 0, 1, True),
-        ("phases2_odd_w", {"PRECISION": "bf16x3p", "PHASES": 2}, 1, 3, 4, (2, 3, 5), (3, 4, 11),
-         1, 0, 1, False),
     ]
-    res, seen, phases = {}, {}, {}
+    res, seen = {}, {}
     torch.manual_seed(0)
     with emulating_gpu_dot() as emulation:
         for name, consts, n, ci, co, ks, dhw, st, pd, dil, bias in CASES:
@@ -77,7 +69,6 @@ CHILD = textwrap.dedent(
             m = cf.ModelNew(ci, co, ks, stride=st, padding=pd, dilation=dil, bias=bias)
             x = torch.rand(n, ci, *dhw)
             res[name] = close(m(x), ref_of(m, x))
-            phases[name] = list(cf._PLANS.values())[-1][1][2]  # the phases the plan packed
         for k, v in BASE.items():
             setattr(cf, k, v)
 
@@ -109,18 +100,7 @@ CHILD = textwrap.dedent(
                 and torch.equal(y[torch.isinf(ref)], ref[torch.isinf(ref)])
                 and torch.allclose(y[fin], ref[fin], atol=1e-4, rtol=1e-4)
             )
-        # With phases a non-finite x element also meets its neighbours' zero weights: every
-        # output torch makes non-finite is non-finite here too, and the finite ones agree.
-        cf.PRECISION, cf.PHASES = "bf16x3p", 2
-        m = cf.ModelNew(3, 4, (2, 2, 2))
-        y, ref = m(x).double(), ref_of(m, x)
-        fin = torch.isfinite(y) & torch.isfinite(ref)
-        nonfinite["bf16x3p_phases2"] = bool(
-            list(cf._PLANS.values())[-1][1][2] == 2
-            and bool((~torch.isfinite(y))[~torch.isfinite(ref)].all())
-            and torch.allclose(y[fin], ref[fin], atol=1e-4, rtol=1e-4)
-        )
-        cf.PRECISION, cf.PHASES = BASE["PRECISION"], BASE["PHASES"]
+        cf.PRECISION = BASE["PRECISION"]
 
         # A tool may override the launch's keyword arguments (tiles, row width, precision).
         real = cf._conv3d_fast3_kernel
@@ -138,25 +118,20 @@ CHILD = textwrap.dedent(
 
         # The file's precision decides on the host whether x is split once per call (bf16x3p):
         # an override of the launch's precision either way still computes the right thing.
-        # So does the file's PHASES (it decides how the weight is packed): a launch the phases
-        # cannot serve (plane mode, a precision without the words) or a launch-only PHASES.
         overrides = {}
-        for label, file_precision, file_phases, over in (
-            ("tiles", "bf16x3p", 1, {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32}),
-            ("plane_tf32x3r", "bf16x3p", 1, {"ROW_W": 0, "precision": "tf32x3r"}),
-            ("rows16_ffma", "bf16x3r", 1, {"ROW_W": 16, "precision": "ffma"}),
-            ("bf16x3p_unsplit", "bf16x3r", 1, {"precision": "bf16x3p"}),
-            ("phases_plane", "bf16x3p", 2, {"ROW_W": 0}),
-            ("phases_ffma", "bf16x3p", 2, {"precision": "ffma"}),
-            ("phases_launch_only", "bf16x3p", 1, {"PHASES": 2}),
+        for label, file_precision, over in (
+            ("tiles", "bf16x3p", {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32}),
+            ("plane_tf32x3r", "bf16x3p", {"ROW_W": 0, "precision": "tf32x3r"}),
+            ("rows16_ffma", "bf16x3r", {"ROW_W": 16, "precision": "ffma"}),
+            ("bf16x3p_unsplit", "bf16x3r", {"precision": "bf16x3p"}),
         ):
-            cf.PRECISION, cf.PHASES = file_precision, file_phases
+            cf.PRECISION = file_precision
             cf._conv3d_fast3_kernel = Override(over)
             m = cf.ModelNew(3, 6, (2, 3, 5), bias=True)
-            x = torch.rand(1, 3, 3, 4, 12)
+            x = torch.rand(1, 3, 3, 4, 11)
             overrides[label] = close(m(x), ref_of(m, x))
         cf._conv3d_fast3_kernel = real
-        cf.PRECISION, cf.PHASES = BASE["PRECISION"], BASE["PHASES"]
+        cf.PRECISION = BASE["PRECISION"]
 
         # A replacement installed after a shape's plan is cached is still what launches.
         m = cf.ModelNew(3, 4, (2, 2, 3))
@@ -213,11 +188,8 @@ CHILD = textwrap.dedent(
     cf.PRECISION, cf.TAPS, cf.BLOCK_M, cf.BLOCK_K = "bf16x3j", "table", 128, 16
     errors["j_table"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
     cf.PRECISION, cf.TAPS = BASE["PRECISION"], BASE["TAPS"]
-    cf.PHASES = 3
-    errors["phases"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
-    cf.PHASES = BASE["PHASES"]
     print(json.dumps(dict(cases=res, cache=cache, nonfinite=nonfinite, overrides=overrides,
-                          late=late, seen=seen, seeded=seeded, errors=errors, phases=phases)))
+                          late=late, seen=seen, seeded=seeded, errors=errors)))
     """
 )
 
@@ -237,10 +209,6 @@ CASES = [
     "ieee_table",
     "bf16x3p",
     "bf16x3p_plane_table",
-    "phases2",
-    "phases4_pad_stride",
-    "phases2_rows_taps",
-    "phases2_odd_w",
 ]
 
 
@@ -254,13 +222,6 @@ def test_matches_float64_conv3d(child_result, case):
     assert child_result["cases"][case]
 
 
-def test_phases_are_packed_where_they_apply(child_result):
-    # the phase cases ran with phases (not the fallback), and an odd row width fell back to 1
-    got = child_result["phases"]
-    assert (got["phases2"], got["phases4_pad_stride"], got["phases2_rows_taps"]) == (2, 4, 2)
-    assert got["phases2_odd_w"] == 1 and got["k333"] == 1
-
-
 def test_bf16_and_tf32_dots_ran_as_on_a_gpu(child_result):
     # the default precision's dots were bf16 (emulated), the tf32x3r cases' tf32
     assert {"bf16", "tf32"} <= set(child_result["seen"])
@@ -271,23 +232,12 @@ def test_packed_weight_follows_the_weight(child_result, event):
     assert child_result["cache"][event]
 
 
-@pytest.mark.parametrize("precision", ["bf16x3r", "bf16x3p", "bf16x3p_phases2"])
+@pytest.mark.parametrize("precision", ["bf16x3r", "bf16x3p"])
 def test_inf_and_nan_propagate(child_result, precision):
     assert child_result["nonfinite"][precision] is True
 
 
-@pytest.mark.parametrize(
-    "label",
-    [
-        "tiles",
-        "plane_tf32x3r",
-        "rows16_ffma",
-        "bf16x3p_unsplit",
-        "phases_plane",
-        "phases_ffma",
-        "phases_launch_only",
-    ],
-)
+@pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma", "bf16x3p_unsplit"])
 def test_launch_overrides_stay_correct(child_result, label):
     assert child_result["overrides"][label]
 
@@ -311,7 +261,6 @@ def test_seeded_weights_match_nn_conv3d(child_result):
         ("float32", "float32"),
         ("taps", "TAPS"),
         ("j_table", "wrong results on the H200"),
-        ("phases", "PHASES"),
     ],
 )
 def test_unsupported_cases_raise_clear_error(child_result, label, word):

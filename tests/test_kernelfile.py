@@ -17,7 +17,6 @@ from workbench.core.paths import BUILTIN_KERNEL
 from workbench.core.problem import PRESETS, parse_problem
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.launch import device_redirect
-from workbench.kernel.source_facts import declared_tunables
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernels"
 AUTOTUNED = FIXTURES / "user_autotuned.py"
@@ -142,27 +141,6 @@ def test_builtin_tunables():
     precision = kf.tunables(L1_66)[3]
     assert precision.choices == ("ieee", "tf32", "tf32x3") and precision.kind == "constexpr"
     assert kf.untunable(L1_66) == {}
-
-
-def test_declared_tunables_are_read_from_the_config_block():
-    text = (
-        "BLOCK_M = 64\nPHASES = 1  # tunable: 1, 2, 4 (why)\nTAPS = 'auto'  # tunable: auto, rows\n"
-    )
-    assert declared_tunables(text) == {"PHASES": (1, 2, 4), "TAPS": ("auto", "rows")}
-    assert declared_tunables("PHASES = 1  # 1, 2 or 4\n") == {}
-
-
-def test_a_declared_tunable_is_offered_and_reaches_the_host():
-    # conv3d_fast3 declares PHASES; the config sets the module constant, so the host packs the
-    # weight for the phases where they apply (rows mode on L1/66) and not in plane mode (L1/59).
-    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast3.py")
-    phases = next(t for t in kf.tunables(L1_66) if t.name == "PHASES")
-    assert phases.choices == (1, 2, 4) and phases.default == 1
-    packed = {
-        p: kf.capture_launch(PRESETS[p], {"PHASES": 2}).constexprs["PACKED_PHASES"]
-        for p in ("L1/66", "L1/59")
-    }
-    assert packed == {"L1/66": 2, "L1/59": 1}
 
 
 def test_unknown_parameter_names_the_tunables():

@@ -50,12 +50,7 @@ from workbench.kernel.launch import (
     patched_run,
     recorder,
 )
-from workbench.kernel.source_facts import (
-    declared_precisions,
-    declared_tunables,
-    hard_coded_precision,
-    is_jit,
-)
+from workbench.kernel.source_facts import declared_precisions, hard_coded_precision, is_jit
 
 MODES = ("gpu", "interpreter", "dry")
 
@@ -315,11 +310,8 @@ class KernelFile:
         if launch.autotuned:
             return _autotune_tunables(launch)
         out = []
-        declared = declared_tunables(self.source)
         for name, value in launch.constexprs.items():
-            if name in declared and launch.grid_is_function:
-                out.append(Tunable(name, value, _with(declared[name], value), "constexpr"))
-            elif is_block_name(name) and is_pow2(value) and launch.grid_is_function:
+            if is_block_name(name) and is_pow2(value) and launch.grid_is_function:
                 out.append(Tunable(name, value, _block_choices(name, value), "constexpr"))
             elif name == "precision" and isinstance(value, str):
                 modes = _with(PRECISIONS, *declared_precisions(self.source), value)
