@@ -117,6 +117,14 @@ VARIANTS = [
     ("f3r-s2", F3, dict(PRECISION="bf16x3r", NUM_STAGES=2), ("L1/54",)),
     # call 5 ran the tile loop again at 593a165 (each tile's weights and taps loaded in the loop):
     # f3-p5-m64s2, f3-p4-m64s3, f3-p3-w8s2, f3-p3-s2 on L1/59, all slower; removed since
+    # 2026-12-02d, call 2: L1/59's tiles stored by TMA (TMA_STORE=1, the file's default now)
+    # against the per-thread stores, on the two configs that tied in round 9 and two more tiles
+    ("f3-notma", F3, dict(TMA_STORE=0), ("L1/59",)),
+    ("f3r-k16s3", F3, dict(PRECISION="bf16x3r", BLOCK_K=16), ("L1/59",)),
+    ("f3r-k16s3-notma", F3, dict(PRECISION="bf16x3r", BLOCK_K=16, TMA_STORE=0), ("L1/59",)),
+    ("f3p-s4", F3, dict(NUM_STAGES=4), ("L1/59",)),
+    ("f3p-m256w8", F3, dict(BLOCK_M=256, NUM_WARPS=8), ("L1/59",)),
+    ("f3p-m64s2-tma", F3, dict(BLOCK_M=64, NUM_STAGES=2), ("L1/59",)),
 ]
 
 

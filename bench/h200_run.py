@@ -125,6 +125,28 @@ DATA = {
         )
         for p in ("L1/54", "L1/60", "L1/66")
     },  # fmt: skip
+    # 2026-12-02d, call 2: the kernel with L1/59's tiles stored by TMA: round 9's grid on L1/59,
+    # and the round-9 winners' neighbourhoods elsewhere (TMA does not apply there), so every
+    # problem has a session of today's file to export and judge.
+    "fast3g-l1-59": (
+        "kernels/conv3d_fast3.py",
+        "L1/59",
+        "BLOCK_M=64,128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4;num_stages=2,3,4;"
+        "precision=bf16x3r,bf16x3p",
+    ),
+    "fast3g-l1-54": (
+        "kernels/conv3d_fast3.py",
+        "L1/54",
+        "BLOCK_M=128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4;num_stages=2;precision=bf16x3r,bf16x3p",
+    ),
+    **{
+        f"fast3g-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=128;BLOCK_N=64;BLOCK_K=32;num_warps=4;num_stages=3,4;precision=bf16x3r,bf16x3p",
+        )
+        for p in ("L1/60", "L1/66")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -461,7 +483,7 @@ PARTS = {
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "others": part_others,
     # one sweep round of conv3d_fast3 each: the DATA entries whose names start with the part's
-    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f")},
+    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g")},
 }  # fmt: skip
 
 
