@@ -117,8 +117,9 @@ VARIANTS = [
     ("f3r-s2", F3, dict(PRECISION="bf16x3r", NUM_STAGES=2), ("L1/54",)),
     # call 5 ran the tile loop again at 593a165 (each tile's weights and taps loaded in the loop):
     # f3-p5-m64s2, f3-p4-m64s3, f3-p3-w8s2, f3-p3-s2 on L1/59, all slower; removed since
-    # 2026-12-02d, call 2: L1/59's tiles stored by TMA (TMA_STORE=1, the file's default now)
-    # against the per-thread stores, on the two configs that tied in round 9 and two more tiles
+    # 2026-12-02d, call 2, at 934a619: L1/59's tiles stored by TMA (TMA_STORE=1, that commit's
+    # default) against the per-thread stores; TMA lost 19-23 % and was taken out again, so these
+    # labels need that commit's kernel file
     ("f3-notma", F3, dict(TMA_STORE=0), ("L1/59",)),
     ("f3r-k16s3", F3, dict(PRECISION="bf16x3r", BLOCK_K=16), ("L1/59",)),
     ("f3r-k16s3-notma", F3, dict(PRECISION="bf16x3r", BLOCK_K=16, TMA_STORE=0), ("L1/59",)),

@@ -4,7 +4,8 @@
 #      f3-notma, f3r-k16s3(-notma), f3p-s4, f3p-m256w8, f3p-m64s2-tma and the control);
 #   2. sweeps of today's kernel file (bench/h200_run.py --part fast3g): round 9's grid on L1/59,
 #      4 configs around round 9's winners on L1/54, 60 and 66 (sessions to export and judge);
-# everything packed into one call2.tar.gz. Run from the repo root: bash bench/h200_call13.sh
+# everything packed into one call2.tar.gz. Run from the repo root at commit 934a619 (TMA_STORE
+# was taken out after this measurement: it lost): bash bench/h200_call13.sh
 set -u
 : "${OUT:?run on the device machine, where OUT is set}"
 export PYTHONUNBUFFERED=1

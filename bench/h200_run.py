@@ -125,9 +125,9 @@ DATA = {
         )
         for p in ("L1/54", "L1/60", "L1/66")
     },  # fmt: skip
-    # 2026-12-02d, call 2: the kernel with L1/59's tiles stored by TMA: round 9's grid on L1/59,
-    # and the round-9 winners' neighbourhoods elsewhere (TMA does not apply there), so every
-    # problem has a session of today's file to export and judge.
+    # 2026-12-02d, call 2, at 934a619: the kernel with L1/59's tiles stored by TMA (since taken
+    # out: it lost): round 9's grid on L1/59, and the round-9 winners' neighbourhoods elsewhere
+    # (TMA does not apply there).
     "fast3g-l1-59": (
         "kernels/conv3d_fast3.py",
         "L1/59",

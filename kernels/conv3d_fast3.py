@@ -33,11 +33,7 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
-- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM;
-- TMA_STORE = 1: where the output plane is contiguous (plane mode, Wo == W, unit h/w strides,
-  a multiple of 4 points per plane: L1/59), each tile is stored by one TMA copy of its
-  [channels, 1, points] box (a descriptor built in the kernel; Triton's allocator gives it
-  global scratch), on sm_90 and later; elsewhere the per-thread stores.
+- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
 Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
 KernelBench's protocol (bf16x3p wins on L1/60 and 66 and ties on L1/59; L1/54 keeps bf16x3r);
 per-problem bests are in the H200 sessions (docs/measurements/h200-2026-12-02c/fast3e-*,
@@ -64,7 +60,6 @@ PRECISION = "bf16x3p"
 TAPS = "auto"
 FAST_LAUNCH = 1
 MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
-TMA_STORE = 1  # 1: store a contiguous output plane's tiles by TMA (sm_90+; see the docstring)
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -268,7 +263,6 @@ def _conv3d_fast3_kernel(
     AUTO_BW: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     X_WORDS: tl.constexpr,
-    TMA_Y: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -370,23 +364,7 @@ def _conv3d_fast3_kernel(
         acc = acc + tl.load(b_ptr + co, mask=co_ok, other=0.0)[None, :]
     S: tl.constexpr = DO * HO * WO
     y_img = y_ptr + img64 * (C_OUT * S)
-    if TMA_Y and BW == 0 and W == WO and STR_H == 1 and STR_W == 1:
-        # The tile is BLOCK_M consecutive points of one contiguous output plane (plane mode with
-        # Wo == W, checked on the host): one TMA store of its [channels, 1, points] box from
-        # shared memory, clipped at the plane's end and at C_OUT by the copy engine, instead of
-        # a round trip through shared memory into per-thread stores.
-        TQ: tl.constexpr = (HO * WO + BLOCK_M - 1) // BLOCK_M
-        plane = pid // TQ
-        od = plane - (plane // DO) * DO
-        y_desc = tl.make_tensor_descriptor(
-            y_img, shape=[C_OUT, DO, HO * WO], strides=[S, HO * WO, 1],
-            block_shape=[BLOCK_N, 1, BLOCK_M],
-        )  # fmt: skip
-        box = tl.reshape(tl.trans(acc), (BLOCK_N, 1, BLOCK_M))
-        y_desc.store([pid_n * BLOCK_N, od, (pid - plane * TQ) * BLOCK_M], box)
-    else:
-        y_offs = yoff[:, None] + co[None, :] * S
-        tl.store(y_img + y_offs, acc, mask=valid[:, None] & co_ok[None, :])
+    tl.store(y_img + (yoff[:, None] + co[None, :] * S), acc, mask=valid[:, None] & co_ok[None, :])
 
 
 # --- host side ---------------------------------------------------------------------------------
@@ -517,7 +495,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, TMA_STORE)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -570,7 +548,6 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
         AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"),
-        TMA_Y=int(_tma_store_fits(device, stride, wo == w, ROW_W, auto_bw, ho * wo)),
         BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, ROW_W=ROW_W, precision=PRECISION,
         num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
@@ -589,23 +566,6 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         split = (words, _Launcher("_split_x_kernel", split_grid, split_meta))
     plan = ((n, c_out, do, ho, wo), kwp, kpad, table, launch, split)
     return _remember(_PLANS, key, plan)
-
-
-def _tma_store_fits(device, stride, plane_contiguous, row_w, auto_bw, plane_points):
-    """TMA_STORE applies: a Hopper-or-later GPU (or a capture on meta tensors, which the caller
-    compiles for its target), plane mode over a contiguous output plane (unit h/w strides,
-    Wo == W) and a plane of a multiple of 4 points (TMA's 16-byte stride rule)."""
-    if not TMA_STORE or getattr(triton, "set_allocator", None) is None:
-        return False
-    if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 9:
-        return False
-    plane = (row_w == 0 or (row_w < 0 and auto_bw == 0)) and plane_contiguous
-    return plane and stride[1] == 1 and stride[2] == 1 and plane_points % 4 == 0
-
-
-def _scratch(size, alignment, stream):
-    """Global scratch for the TMA descriptors the kernel builds (Triton asks per launch)."""
-    return torch.empty(size, dtype=torch.int8, device="cuda")
 
 
 def conv3d_fast3(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -639,8 +599,6 @@ def _launch(x, weight, bias, stride, padding, dilation):
     if out.numel() == 0:
         return out
     b = wf if bias is None else bias.contiguous()
-    if launch.meta["TMA_Y"] and x.device.type == "cuda":
-        triton.set_allocator(_scratch)
     words = x
     if split is not None:
         words, split_launch = split
