@@ -8,6 +8,7 @@ profile one launch of its main kernel. ModelNew is built from the reference's nn
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,9 @@ sys.path.insert(0, str(ROOT))
 from workbench.core.problem import parse_problem  # noqa: E402
 
 problem = parse_problem(sys.argv[1])
-spec = importlib.util.spec_from_file_location("conv3d_fast3", ROOT / "kernels" / "conv3d_fast3.py")
+# FAST3_FILE: another kernel file of the same interface (a variant measured on its own)
+kernel = Path(os.environ.get("FAST3_FILE") or ROOT / "kernels" / "conv3d_fast3.py")
+spec = importlib.util.spec_from_file_location("conv3d_fast3", kernel)
 mod = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mod)
 torch.manual_seed(42)
@@ -29,6 +32,6 @@ with torch.no_grad():
         model(x)
 torch.cuda.synchronize()
 print(
-    f"ncu target: {sys.argv[1]} conv3d_fast3 defaults, output {tuple(model(x).shape)}",
+    f"ncu target: {sys.argv[1]} {kernel.name} defaults, output {tuple(model(x).shape)}",
     file=sys.stderr,
 )
