@@ -4,7 +4,8 @@
 # conflicts on the default layout) on L1/54, L1/60 and L1/66 (bench/fast4_explore.py: the
 # kmaj-* variants, bf16x3p at BLOCK_K=16 and the defaults as controls), then ncu of the best
 # K_MAJOR config on L1/66 (bank conflicts, L1 data-pipe wavefronts). Everything packed into one call4.tar.gz.
-# Run from the repo root: bash bench/h200_call15.sh
+# Run from the repo root at dccdcec (K_MAJOR was taken out after this
+# measurement: it lost): bash bench/h200_call15.sh
 set -u
 : "${OUT:?run on the device machine, where OUT is set}"
 export PYTHONUNBUFFERED=1

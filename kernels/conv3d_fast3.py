@@ -33,14 +33,7 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
 - TAPS: "rows" computes each K step's tap offsets from its few row taps (ci, kd, kh) in
   registers (the kw taps of a row padded to a power of 2), "table" loads them from a cached
   table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
-- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM;
-- K_MAJOR = 1 (bf16x3p, unit dilation along w): the tap table holds each row tap's kw taps
-  padded to a power of 2 KWP and reads the padding too (it meets zero weights), so a K step's
-  columns are runs of KWP consecutive words; told so (tl.max_contiguous), Triton lays the A tile
-  out k-major in shared memory, and each thread reads its wgmma operand's k-pairs as one 8-byte
-  load instead of two 4-byte ones on two banks' worth of conflicts (ncu, 2026-12-02d: 2.6-way on
-  the default layout). A non-finite x element then also meets its row neighbours' zero weights,
-  which turns those outputs into NaN.
+- MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
 Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
 KernelBench's protocol (bf16x3p wins on L1/60 and 66 and ties on L1/59; L1/54 keeps bf16x3r);
 per-problem bests are in the H200 sessions (docs/measurements/h200-2026-12-02c/fast3e-*,
@@ -67,7 +60,6 @@ PRECISION = "bf16x3p"
 TAPS = "auto"
 FAST_LAUNCH = 1
 MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
-K_MAJOR = 0  # 1: bf16x3p's A tile k-major in shared memory (see the docstring)
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -271,7 +263,6 @@ def _conv3d_fast3_kernel(
     AUTO_BW: tl.constexpr,
     HAS_BIAS: tl.constexpr,
     X_WORDS: tl.constexpr,
-    K_MAJOR: tl.constexpr,
     BLOCK_M: tl.constexpr,
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
@@ -313,25 +304,18 @@ def _conv3d_fast3_kernel(
                 wv = tl.load(w_row + co, mask=co_ok, other=0.0)
                 acc += xv[:, None] * wv[None, :]
     else:
-        # K_MAJOR (the split words only): the plan's table holds every tap t < KWP of each row
-        # tap, none clamped, so a step's columns are runs of KWP consecutive words; said to the
-        # compiler, the A tile is laid out k-major in shared memory and each thread reads its
-        # operand's k-pairs as one 8-byte load. Without the words, the same layout's clamped rows.
-        KMJ: tl.constexpr = K_MAJOR and WORDS
-        KR: tl.constexpr = RT * KWP if TAPS_ROWS or K_MAJOR else K
+        KR: tl.constexpr = RT * KWP if TAPS_ROWS else K
         for k0 in range(0, KR, BLOCK_K):
             kk = k0 + tl.arange(0, BLOCK_K)
-            if KMJ or not (TAPS_ROWS or K_MAJOR):
-                dk = tl.load(dlt_ptr + kk)
-            else:
+            if TAPS_ROWS:  # noqa: SIM108 - constexpr branch
                 dk = _step_offsets(
                     k0, KW, KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H, DIL_W, BLOCK_K
                 )
+            else:
+                dk = tl.load(dlt_ptr + kk)
             w_mask = co_ok[None, :]
             w_offs = kk[:, None] + co[None, :] * KPAD
             x_offs = xoff[:, None] + dk[None, :]
-            if KMJ:
-                x_offs = tl.max_contiguous(x_offs, [1, KWP])
             if not WORDS:
                 xt = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0.0)
             if WORDS:
@@ -511,7 +495,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, K_MAJOR)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -540,9 +524,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
             "conv3d_fast3: bf16x3j with the tap table, BLOCK_K=16 and 32 or more rows per warp "
             "computed wrong results on the H200; use BLOCK_K=32, TAPS='rows' or bf16x3r"
         )
-    # K_MAJOR: the row-tap layout (kw padded to a power of 2) from an unclamped table.
-    k_major = bool(K_MAJOR) and PRECISION == "bf16x3p" and dilation[2] == 1
-    kwp = triton.next_power_of_2(kw) if taps_rows or k_major else kw
+    kwp = triton.next_power_of_2(kw) if taps_rows else kw
     sxn = c_in * d * h * w
     if c_out * do * ho * wo >= 2**31 or sxn >= 2**31:
         raise ValueError("conv3d_fast3: one image of x or of y has 2**31 elements or more")
@@ -552,22 +534,20 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     plane_w = w if unit_q else wo  # plane mode's row width
     # Offset in x of im2col column k = (ci, kd, kh, kw); the padded columns read tap 0.
     sw = (d * h * w, h * w, w, 1)
-    # With K_MAJOR: column row * kwp + t is tap t < kwp of row tap (ci, kd, kh), none clamped.
-    run = range(kwp) if k_major else [m * dilation[2] for m in range(kw)]
     taps = [
-        c * sw[0] + i * dilation[0] * sw[1] + j * dilation[1] * sw[2] + m
+        c * sw[0] + i * dilation[0] * sw[1] + j * dilation[1] * sw[2] + m * dilation[2]
         for c in range(c_in)
         for i in range(kd)
         for j in range(kh)
-        for m in run
+        for m in range(kw)
     ]
-    table = torch.tensor(taps + [0] * (kpad - len(taps)), dtype=torch.int32, device=device)
+    table = torch.tensor(taps + [0] * (kpad - k), dtype=torch.int32, device=device)
     meta = dict(
         C_OUT=c_out, K=k, KPAD=kpad, KD=kd, KH=kh, KW=kw, KWP=kwp, RT=rt, TAPS_ROWS=taps_rows,
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"), K_MAJOR=int(k_major),
+        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION == "bf16x3p"),
         BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, ROW_W=ROW_W, precision=PRECISION,
         num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
@@ -579,9 +559,8 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     split = None
     if PRECISION == "bf16x3p":
         # The split words of x: one buffer per shape, kept with the plan (no allocation per call).
-        # kwp - 1 zero words after x: K_MAJOR's unclamped taps read up to that far past the end.
-        count = n * c_in * d * h * w
-        words = torch.zeros(count + kwp, device=device, dtype=torch.int32)
+        words = torch.empty((n, c_in, d, h, w), device=device, dtype=torch.int32)
+        count = words.numel()
         split_meta = dict(SPLIT_BLOCK=_SPLIT_BLOCK, num_warps=4)
         split_grid = lambda meta: (triton.cdiv(count, meta["SPLIT_BLOCK"]),)
         split = (words, _Launcher("_split_x_kernel", split_grid, split_meta))
@@ -623,7 +602,7 @@ def _launch(x, weight, bias, stride, padding, dilation):
     words = x
     if split is not None:
         words, split_launch = split
-        split_launch(x, words, x.numel())
+        split_launch(x, words, words.numel())
     launch(x, words, wf, wb, table, b, out)
     return out
 

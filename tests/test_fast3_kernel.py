@@ -25,7 +25,7 @@ CHILD = textwrap.dedent(
     cf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cf)
     cf.BLOCK_M, cf.BLOCK_N, cf.BLOCK_K = 32, 16, 16  # tiny tiles: the interpreter is slow
-    BASE = {k: getattr(cf, k) for k in ("PRECISION", "TAPS", "ROW_W", "K_MAJOR")}
+    BASE = {k: getattr(cf, k) for k in ("PRECISION", "TAPS", "ROW_W")}
 
     def close(y, ref):
         return (tuple(y.shape) == tuple(ref.shape) and bool(torch.isfinite(y).all())
@@ -59,12 +59,8 @@ CHILD = textwrap.dedent(
         ("bf16x3p", {"PRECISION": "bf16x3p"}, 2, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1, 1, True),
         ("bf16x3p_plane_table", {"PRECISION": "bf16x3p", "TAPS": "table"}, 1, 3, 5, (3, 3, 1),
          (4, 6, 5), (1, 2, 1), 0, (1, 1, 1), False),
-        ("k_major", {"PRECISION": "bf16x3p", "K_MAJOR": 1}, 2, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1,
-         1, True),
-        ("k_major_k3_stride", {"PRECISION": "bf16x3p", "K_MAJOR": 1}, 1, 3, 5, (3, 2, 3),
-         (5, 6, 7), (2, 1, 1), 0, (1, 2, 1), False),
     ]
-    res, seen, k_major = {}, {}, {}
+    res, seen = {}, {}
     torch.manual_seed(0)
     with emulating_gpu_dot() as emulation:
         for name, consts, n, ci, co, ks, dhw, st, pd, dil, bias in CASES:
@@ -73,7 +69,6 @@ CHILD = textwrap.dedent(
             m = cf.ModelNew(ci, co, ks, stride=st, padding=pd, dilation=dil, bias=bias)
             x = torch.rand(n, ci, *dhw)
             res[name] = close(m(x), ref_of(m, x))
-            k_major[name] = list(cf._PLANS.values())[-1][4].meta["K_MAJOR"]  # what the plan chose
         for k, v in BASE.items():
             setattr(cf, k, v)
 
@@ -123,23 +118,20 @@ CHILD = textwrap.dedent(
 
         # The file's precision decides on the host whether x is split once per call (bf16x3p):
         # an override of the launch's precision either way still computes the right thing.
-        # So does K_MAJOR's unclamped table: a launch without the split words reads clamped rows.
         overrides = {}
         for label, file_precision, over in (
             ("tiles", "bf16x3p", {"BLOCK_M": 64, "BLOCK_N": 32, "BLOCK_K": 32}),
             ("plane_tf32x3r", "bf16x3p", {"ROW_W": 0, "precision": "tf32x3r"}),
             ("rows16_ffma", "bf16x3r", {"ROW_W": 16, "precision": "ffma"}),
             ("bf16x3p_unsplit", "bf16x3r", {"precision": "bf16x3p"}),
-            ("k_major_tf32x3r", "bf16x3p+k", {"precision": "tf32x3r"}),
-            ("k_major_ffma", "bf16x3p+k", {"precision": "ffma"}),
         ):
-            cf.PRECISION, cf.K_MAJOR = file_precision.split("+")[0], int("+k" in file_precision)
+            cf.PRECISION = file_precision
             cf._conv3d_fast3_kernel = Override(over)
             m = cf.ModelNew(3, 6, (2, 3, 5), bias=True)
             x = torch.rand(1, 3, 3, 4, 11)
             overrides[label] = close(m(x), ref_of(m, x))
         cf._conv3d_fast3_kernel = real
-        cf.PRECISION, cf.K_MAJOR = BASE["PRECISION"], BASE["K_MAJOR"]
+        cf.PRECISION = BASE["PRECISION"]
 
         # A replacement installed after a shape's plan is cached is still what launches.
         m = cf.ModelNew(3, 4, (2, 2, 3))
@@ -197,8 +189,7 @@ CHILD = textwrap.dedent(
     errors["j_table"] = error_of(lambda: cf.ModelNew(3, 2, 3)(torch.rand(1, 3, 4, 4, 4)))
     cf.PRECISION, cf.TAPS = BASE["PRECISION"], BASE["TAPS"]
     print(json.dumps(dict(cases=res, cache=cache, nonfinite=nonfinite, overrides=overrides,
-                          late=late, seen=seen, seeded=seeded, errors=errors,
-                          k_major=k_major)))
+                          late=late, seen=seen, seeded=seeded, errors=errors)))
     """
 )
 
@@ -218,8 +209,6 @@ CASES = [
     "ieee_table",
     "bf16x3p",
     "bf16x3p_plane_table",
-    "k_major",
-    "k_major_k3_stride",
 ]
 
 
@@ -231,12 +220,6 @@ def child_result():
 @pytest.mark.parametrize("case", CASES)
 def test_matches_float64_conv3d(child_result, case):
     assert child_result["cases"][case]
-
-
-def test_k_major_applies_to_the_split_words_only(child_result):
-    got = child_result["k_major"]
-    assert (got["k_major"], got["k_major_k3_stride"]) == (1, 1)
-    assert (got["k333"], got["bf16x3p"]) == (0, 0)  # the file's default is off
 
 
 def test_bf16_and_tf32_dots_ran_as_on_a_gpu(child_result):
@@ -254,17 +237,7 @@ def test_inf_and_nan_propagate(child_result, precision):
     assert child_result["nonfinite"][precision] is True
 
 
-@pytest.mark.parametrize(
-    "label",
-    [
-        "tiles",
-        "plane_tf32x3r",
-        "rows16_ffma",
-        "bf16x3p_unsplit",
-        "k_major_tf32x3r",
-        "k_major_ffma",
-    ],
-)
+@pytest.mark.parametrize("label", ["tiles", "plane_tf32x3r", "rows16_ffma", "bf16x3p_unsplit"])
 def test_launch_overrides_stay_correct(child_result, label):
     assert child_result["overrides"][label]
 
