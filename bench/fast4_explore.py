@@ -129,7 +129,7 @@ VARIANTS = [
     # 2026-12-02d, call 4, at dccdcec: K_MAJOR (bf16x3p's A tile
     # k-major in shared memory, read as 8-byte k-pairs; ptxas: 184 registers at BLOCK_K=32,
     # 136-138 at 16, 126-128 with MAXNREG=128 and no spill) against the defaults and bf16x3p at
-    # BLOCK_K=16 (f3p-k16s3); it lost 30-45 % and was taken out again
+    # BLOCK_K=16 (f3p-k16s3); it lost 29-46 % and was taken out again
     ("kmaj-k16-r128", F3, dict(K_MAJOR=1, BLOCK_K=16, MAXNREG=128), NO59),
     ("kmaj-k16-r128-s2", F3, dict(K_MAJOR=1, BLOCK_K=16, MAXNREG=128, NUM_STAGES=2), NO59),
     ("kmaj-k16-r128-s4", F3, dict(K_MAJOR=1, BLOCK_K=16, MAXNREG=128, NUM_STAGES=4), NO59),
