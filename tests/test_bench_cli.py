@@ -29,8 +29,10 @@ def bench(*args: str, cache: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bench-cli-cache")
+def cache(bench_cache: Path) -> Path:
+    """The run's shared compile cache: CONFIG and its tf32 twin are test_run.py's configs on the
+    same problem, so whichever runs first compiles them for both."""
+    return bench_cache
 
 
 def test_bench_json_is_one_parsable_object(cache: Path) -> None:
