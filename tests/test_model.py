@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from model_data import counts, hgmma, report
+from model_data import counts, helper, hgmma, report
 from rich.console import Console
 
 from workbench.analysis.advice import precision_advice
@@ -109,6 +109,29 @@ def test_spills_cost_local_memory_traffic_worked_out_by_hand():
     assert slow.kernel_ms > 6 * quiet.kernel_ms
     no_spill = features(_fixed(), L1_66, H100)
     assert evaluate(no_spill).kernel_ms < evaluate(f).kernel_ms
+
+
+def test_helper_launches_cost_their_bytes_at_the_dram_rate_and_a_launch_each():
+    """The fixed config after two helper launches (an input split of L1/54's x: 12.6 M fp32
+    elements read, as many int32 words written; a weight pack of 196 608 B): each one's tensor
+    bytes at the achieved DRAM bandwidth plus helper_us (5 us at the default), added to the
+    kernel, paid by both timings (v7)."""
+    split, pack = helper(8 * 12582912), helper(196608, "_pack_w_kernel")
+    base = predict(_fixed(), L1_66, H100, DEFAULT_CALIBRATION)
+    rep = _fixed().replace(helpers=[split, pack])
+    p = predict(rep, L1_66, H100, DEFAULT_CALIBRATION)
+    by_hand = (100663296 + 196608) / (3350e9 * 0.85) * 1e3 + 2 * 5e-3  # 0.0354 + 0.010 ms
+    assert p.terms["helpers"] == pytest.approx(by_hand, rel=1e-4)  # the record rounds to 1 ns
+    assert p.ms - base.ms == pytest.approx(by_hand, rel=1e-9)
+    assert base.terms["helpers"] == 0.0
+    kernel_only = predict(rep, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
+    assert kernel_only == pytest.approx(p.ms - 30e-3, rel=1e-9)
+    assert "helper launches 0.0454 ms" in p.source and "_pack_w_kernel, _split_x_kernel" in p.source
+    f = features(rep, L1_66, H100)
+    assert (f.helper_launches, f.helper_bytes) == (2, 100663296 + 196608)
+    assert evaluate(f).terms["helpers"] == pytest.approx(by_hand, rel=1e-12)
+    slow = evaluate(f, {"helper_us": 50.0, "dram_fraction": 0.425})
+    assert slow.terms["helpers"] == pytest.approx(2 * (by_hand - 10e-3) + 0.1, rel=1e-9)
 
 
 def test_each_constant_moves_the_time_the_way_it_should():

@@ -20,10 +20,13 @@ What it counts (docs/performance-model.md has the whole story):
   N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
   loads fetch), over the achieved bandwidths;
 - a launch overhead per kernel call (both timings pay it) and a host overhead per call that
-  KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide.
+  KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide;
+- the wrapper's other launches per call (v7: an input split, a weight pack; the inspect
+  report's `helpers`), run before or after the main kernel on the same stream: each one's
+  tensor arguments' bytes once at the achieved DRAM bandwidth, plus `helper_us` per launch.
 
 The terms overlap, but not perfectly: an iteration takes (sum of term^p)^(1/p) of its terms,
-and kernel time = the same of (SM time, DRAM time, L2 time) + launch, with p the fitted
+and kernel time = the same of (SM time, DRAM time, L2 time) + launch + helpers, with p the fitted
 `overlap` (the largest term where one dominates, more where several are close); KernelBench
 time = kernel + host. The device constants (CONSTANTS) are fractions of the spec sheet, cycles,
 bytes per clock, an exponent and microseconds, so a calibration fitted on one device
@@ -53,14 +56,15 @@ from workbench.core.records import (
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 6  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+MODEL_VERSION = 7  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
 # 3: shared-memory bank conflicts from the compile's TTGIR layouts; 4: a block's output tile
 # drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue;
 # 5: a warp's MIO-class instructions (shared loads/stores, async copies, global loads) spaced
 # by their own constant in its path; 6: barrier-class instructions cost the schedulers' issue
 # `barrier_cycles` each, a tile the config does not name read from the TTGIR's operand tiles
 # (and, in kernel/shared_banks.py, an FMA dot's operand reads counted, a warp's wavefronts
-# counted over the whole warp)
+# counted over the whole warp); 7: the wrapper's helper launches (their tensor bytes at the
+# achieved DRAM rate, `helper_us` each)
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -119,6 +123,9 @@ CONSTANTS: tuple[Constant, ...] = (
              " the terms (perfect overlap), 1 their sum (none)"),
     Constant("launch_us", 4.0, 0.2, 200.0, "µs per call",
              "kernel launch and ramp-up, paid by both timings"),
+    Constant("helper_us", 5.0, 0.2, 200.0, "µs per helper launch",
+             "a helper launch's cost beyond its bytes (an input split, a weight pack: launch,"
+             " ramp-up and drain on the stream before the main kernel), paid by both timings"),
     Constant("host_us", 30.0, 0.5, 5000.0, "µs per call",
              "work per call that KernelBench's protocol pays and do_bench hides"
              " (Python, the wrapper's extra launches and allocations, the sync)"),
@@ -234,6 +241,9 @@ class Features:
     # WARPGROUP arrive/wait, SYNCS (v6); and those of the rest of the kernel, once per block.
     loop_barriers: float = 0.0
     rest_barriers: float = 0.0
+    # The wrapper's other launches per call (v7): how many, and their tensor arguments' bytes.
+    helper_launches: int = 0
+    helper_bytes: float = 0.0
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -402,6 +412,14 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
             rate = (gpu.fp16_tflops if "bf16" in precision else gpu.tf32_tflops) * 1e12
             tensor_clocks = block_flops / max(1.0, source_iterations) / (rate / (sms * clock))
     conflicts, worst = _conflicts(res.shared_accesses, straight)
+    helpers = report.helpers or []
+    if helpers:
+        names = ", ".join(sorted({h.name for h in helpers}))
+        mb = sum(h.tensor_bytes for h in helpers) / 1e6
+        notes.append(
+            f"{len(helpers)} helper launch{'es' * (len(helpers) != 1)} per call ({names}:"
+            f" {mb:.3g} MB of tensor arguments)"
+        )
     if worst > 1:
         notes.append(
             f"shared-memory bank conflicts up to {worst:.3g}-way ({conflicts:.0f} wavefronts per"
@@ -433,6 +451,8 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         conflict_wavefronts=conflicts if res.shared_accesses is not None else None,
         worst_conflict=worst,
         store_bytes=store_bytes,
+        helper_launches=len(helpers),
+        helper_bytes=float(sum(h.tensor_bytes for h in helpers)),
         notes=tuple(notes),
     )
 
@@ -495,6 +515,7 @@ BOUND_OF = {
     "dram": "memory",
     "l2": "L2",
     "launch": "launch",
+    "helpers": "launch",
     "host": "launch",
 }
 
@@ -511,6 +532,8 @@ TERM_WORDS = {
     "dram": "DRAM traffic",
     "l2": "L2-to-SM traffic",
     "launch": "kernel launch",
+    "helpers": "the wrapper's other launches (their tensor bytes at the DRAM rate, and a launch"
+    " each)",
     "host": "per-call host work (KernelBench's protocol only)",
 }
 
@@ -681,8 +704,10 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
     terms["dram"] = f.dram_bytes / (f.bandwidth_bps * k["dram_fraction"]) * 1e3
     terms["l2"] = f.l2_bytes / (k["l2_bytes_per_clk"] * f.sms * f.clock_hz) * 1e3
     terms["launch"] = k["launch_us"] * 1e-3
+    terms["helpers"] = helper_ms(f, k)
     terms["host"] = k["host_us"] * 1e-3
     kernel_ms = overlap_max([sm_ms, terms["dram"], terms["l2"]], p) + terms["launch"]
+    kernel_ms += terms["helpers"]
     kernelbench_ms = kernel_ms + terms["host"]
     if sm_ms >= max(terms["dram"], terms["l2"]):
         dominant = max(ITERATION_TERMS, key=lambda n: it_full[n])
@@ -690,9 +715,24 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
             dominant = "prologue"
     else:
         dominant = "dram" if terms["dram"] >= terms["l2"] else "l2"
-    if terms["launch"] + terms["host"] > kernelbench_ms / 2:
-        dominant = "host" if terms["host"] >= terms["launch"] else "launch"
+    overheads = {name: terms[name] for name in ("launch", "helpers", "host")}
+    if sum(overheads.values()) > kernelbench_ms / 2:
+        dominant = max(overheads, key=lambda n: overheads[n])
     return Breakdown(kernel_ms, kernelbench_ms, terms, BOUND_OF[dominant], dominant)
+
+
+def helper_ms(f: Features, k: dict[str, float]) -> float:
+    """ms of the wrapper's other launches per call (v7): each one's tensor arguments' bytes once
+    at the achieved DRAM bandwidth (`dram_fraction`: they are elementwise splits, packs and
+    copies, each input read and each output written once), plus `helper_us` per launch. They
+    run on the stream before (or after) the main kernel, so they add to it; both timings pay
+    them. Measured on the H200 (docs/measurements/h200-2026-12-02c/call3-write-floor.json):
+    conv3d_fast3's x split took 25.6, 40.3-40.6 and 84.9 us for 50, 101 and 252 MB, about
+    11 us plus 3.4 TB/s."""
+    if f.helper_launches <= 0:
+        return 0.0
+    bandwidth = f.bandwidth_bps * k["dram_fraction"]
+    return f.helper_bytes / bandwidth * 1e3 + f.helper_launches * k["helper_us"] * 1e-3
 
 
 # --- the prediction ------------------------------------------------------------------------------
@@ -734,7 +774,13 @@ def predict(
         f"predicted {what} by the performance model v{MODEL_VERSION} for {gpu.name} (roofline and"
         f" latency over the {report.resources.target_sm or gpu.sm} compile's"
         f" {'SASS' if f.loop_instructions is not None else 'tile'}; kernel"
-        f" {out.kernel_ms:.3g} ms + host {out.terms['host']:.3g} ms per call)"
+        f" {out.kernel_ms:.3g} ms"
+        + (
+            f" (of it the helper launches {out.terms['helpers']:.3g} ms)"
+            if out.terms["helpers"] > 0
+            else ""
+        )
+        + f" + host {out.terms['host']:.3g} ms per call)"
     )
     if f.notes:
         source += "; " + "; ".join(f.notes)
