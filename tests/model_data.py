@@ -32,6 +32,7 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "warp_cpi": 9.5,
     "mio_cpi": 24.0,
     "barrier_cycles": 20.0,
+    "mio_per_clk": 0.6,
     "load_latency": 900.0,
     "local_bytes_per_clk": 20.0,
     "shared_passes_per_clk": 0.6,
@@ -410,6 +411,29 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                 ),
                 precision="tf32x3r",
                 helpers=[helper(201326592)],
+            ),
+        )
+    )
+    # The SM's MIO path: many warps of a short loop of shared loads and async copies (v7).
+    out.append(
+        (
+            "mio_pipe",
+            conv,
+            report(
+                conv,
+                gpu,
+                64,
+                64,
+                16,
+                4,
+                3,
+                32,
+                counts(
+                    100,
+                    mma_shapes=hgmma(64, 64, 16, 4),
+                    async_copy_widths={4: 8},
+                    shared_loads=80,
+                ),
             ),
         )
     )

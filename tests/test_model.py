@@ -62,8 +62,10 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     tensor = 2 * 256 * 64 * 16 * 3 / (494.7e12 / (132 * clock)) / 0.8
     issue = 1000 * (8 / 4) / 0.8
     path = tensor + 980 * 8.0 + 20 * 16.0
-    assert path > max(tensor, issue)
-    iteration = (tensor**4 + issue**4 + path**4) ** 0.25
+    # The SM's MIO path takes the 8 warps' 20 copies at one warp instruction a clock (v7).
+    mio = 8 * 20 / 1.0
+    assert path > max(tensor, issue, mio)
+    iteration = (tensor**4 + issue**4 + mio**4 + path**4) ** 0.25
     # Prologue/epilogue at the schedulers' rate, one load latency, and the block's 256x64 fp32
     # output tile drained at its SM's share of the achieved DRAM bandwidth (v4).
     store = 256 * 64 * 4 / (3350e9 * 0.85 / (132 * clock))
@@ -84,6 +86,7 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     assert p.terms["dram"] == pytest.approx(dram_ms, rel=1e-5)
     assert p.terms["l2"] == pytest.approx(l2_ms, rel=1e-5)
     assert p.terms["local"] == 0.0  # no spills
+    assert p.terms["mio"] == pytest.approx(51 * 20 * mio / clock * 1e3, rel=1e-4)
     assert (p.low_ms, p.high_ms) == (pytest.approx(p.ms / 2), pytest.approx(p.ms * 2))
 
 
@@ -238,8 +241,11 @@ def test_a_kernel_without_a_loop_is_straight_line_code():
     def issue(blocks: int) -> float:
         return 1200 * (blocks * 4 / 4) / 0.8
 
+    def mio(blocks: int) -> float:  # the SM's MIO path: 4 warps' 24 copies a block (v7)
+        return blocks * 4 * 24 / 1.0
+
     def round_clocks(blocks: int) -> float:
-        return ((blocks * tensor) ** 4 + issue(blocks) ** 4 + chain**4) ** 0.25
+        return ((blocks * tensor) ** 4 + issue(blocks) ** 4 + mio(blocks) ** 4 + chain**4) ** 0.25
 
     full, left = divmod(math.ceil(rep.grid_blocks / 132), b)  # rounds of b, then the tail's
     sm_ms = (full * round_clocks(b) + (round_clocks(left) if left else 0.0)) / clock * 1e3
@@ -278,7 +284,10 @@ def test_a_warps_mio_instructions_wait_their_own_spacing_worked_out_by_hand():
         path = tensor + (1000 - mio) * 8.0 + mio * 16.0
         assert evaluate(f).terms["issue_latency"] == pytest.approx(51 * 20 * path / clock * 1e3)
     assert evaluate(f_many).kernel_ms > 1.04 * evaluate(f_few).kernel_ms
-    alike = {"mio_cpi": 8.0}
+    # The SM's MIO path (v7): the 8 warps' MIO instructions at one a clock, apart from the path.
+    for f, mio in ((f_few, 20), (f_many, 100)):
+        assert evaluate(f).terms["mio"] == pytest.approx(51 * 20 * 8 * mio / clock * 1e3)
+    alike = {"mio_cpi": 8.0, "mio_per_clk": 1e9}
     assert evaluate(f_many, alike).kernel_ms == pytest.approx(evaluate(f_few, alike).kernel_ms)
 
 

@@ -8,7 +8,8 @@ What it counts (docs/performance-model.md has the whole story):
   are warps replicating a tile too small for them); a kernel whose SASS has no loop is
   straight-line code;
 - per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
-  spills' local-memory traffic (LDL/STL), the issue cycles of all resident warps' instructions
+  spills' local-memory traffic (LDL/STL), the MIO-class instructions of all resident warps
+  through the SM's one MIO/LSU path (v7), the issue cycles of all resident warps' instructions
   (4 schedulers; each barrier-class instruction costs its scheduler `barrier_cycles`, v6), and
   one warp's own path (its instructions spaced by the dependent-issue latency, its block's
   MMAs, and what the software pipeline leaves of its loads' latency), and the shared-memory
@@ -64,7 +65,8 @@ MODEL_VERSION = 7  # 2: spills, overlap, replicated MMAs, straight-line kernels 
 # `barrier_cycles` each, a tile the config does not name read from the TTGIR's operand tiles
 # (and, in kernel/shared_banks.py, an FMA dot's operand reads counted, a warp's wavefronts
 # counted over the whole warp); 7: the wrapper's helper launches (their tensor bytes at the
-# achieved DRAM rate, `helper_us` each)
+# achieved DRAM rate, `helper_us` each) and the MIO-class instructions of all resident warps
+# as a pipe of the SM's (`mio_per_clk`)
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -107,6 +109,9 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("mio_cpi", 16.0, 0.5, 200.0, "clocks",
              "clocks one warp spends on each of its MIO-class instructions (shared loads and"
              " stores, async copies, global loads: the MIO queue and the shared-memory latency)"),
+    Constant("mio_per_clk", 1.0, 0.02, 16.0, "warp instructions per clock per SM",
+             "MIO-class instructions (shared loads and stores, async copies, global loads) of"
+             " all resident warps the SM's MIO and LSU path takes per clock (L1/TEX throughput)"),
     Constant("barrier_cycles", 8.0, 0.1, 500.0, "clocks",
              "issue clocks a warp's scheduler loses at each barrier-class instruction (bar.sync,"
              " the wgmma arrive and wait, mbarrier waits): the warp drains while the others"
@@ -502,10 +507,20 @@ def _conflicts(accesses: list[SharedAccess] | None, straight: bool) -> tuple[flo
 
 
 # --- the model ---------------------------------------------------------------------------------
-ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency", "local", "banks")
+ITERATION_TERMS = (
+    "compute",
+    "fp32",
+    "mio",
+    "issue",
+    "issue_latency",
+    "load_latency",
+    "local",
+    "banks",
+)
 BOUND_OF = {
     "compute": "compute",
     "fp32": "compute",
+    "mio": "MIO",
     "issue": "issue",
     "issue_latency": "latency",
     "load_latency": "latency",
@@ -522,6 +537,8 @@ BOUND_OF = {
 TERM_WORDS = {
     "compute": "tensor-core products",
     "fp32": "FP32-pipe arithmetic",
+    "mio": "the resident warps' shared-memory and global-memory instructions through the SM's MIO"
+    " and LSU path",
     "issue": "the schedulers' issue of every resident warp",
     "issue_latency": "one warp's dependent issue and its block's MMAs",
     "load_latency": "waiting on global loads",
@@ -555,8 +572,15 @@ class Breakdown:
 def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, float]:
     """Clocks of one main-loop iteration of each term, with `b` blocks resident on the SM.
 
-    The pipes (tensor, FP32, the spills' local-memory traffic) and the schedulers' issue of
-    every resident warp's instructions are shared by the SM's blocks; one warp's own path is
+    The pipes (tensor, FP32, the MIO-class instructions of every resident warp, the spills'
+    local-memory traffic) and the schedulers' issue of every resident warp's instructions are
+    shared by the SM's blocks. The MIO pipe (v7): every shared load and store, async copy and
+    global load of the SM's warps passes its one MIO queue and LSU / L1TEX path, at
+    `mio_per_clk` warp instructions a clock; ncu on conv3d_fast3 (H200, 2026-12-02b and 02c)
+    put L1/TEX at 67-78 % on all four problems, the busiest unit it reports on each (the SM
+    pipes 27-59 %), and bf16x3p's 30 % fewer (ALU) loop instructions took L1/60's SM throughput from 59 %
+    to 45 % with L1/TEX at 74 -> 77 %: the issue the split saved was no longer the limit, which
+    a per-warp spacing alone (`mio_cpi`, v5) cannot say. One warp's own path is
     its instructions one after the other (an ieee dot's FFMAs, independent of each other, at
     half the spacing) and its block's MMAs (the loop waits for them), plus what is left of a
     load's latency after the iterations it was issued ahead."""
@@ -565,6 +589,7 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     out = {
         "compute": b * f.tensor_clocks / k["tensor_fraction"],
         "fp32": b * f.fp32_clocks / eff,
+        "mio": b * f.warps_per_block * f.loop_mio / k["mio_per_clk"],
         "local": b * local_bytes / k["local_bytes_per_clk"],
         "banks": b * (f.conflict_wavefronts or 0.0) / k["shared_passes_per_clk"],
         "issue": 0.0,
@@ -627,7 +652,7 @@ def _combine(it: dict[str, float], p: float) -> float:
     """One iteration's clocks: the pipes, the schedulers, and one warp's path (its issue, its
     block's MMAs and the load latency it could not hide), overlapped with exponent `p`."""
     path = it["issue_latency"] + it["load_latency"]
-    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], it["issue"]]
+    pipes = [it["compute"], it["fp32"], it["mio"], it["local"], it["banks"], it["issue"]]
     return overlap_max([*pipes, path], p)
 
 
@@ -660,7 +685,7 @@ def _straight_round(
     issue = _issue_clocks(f.rest_instructions, f.rest_barriers, warps, k)
     chain = _warp_path(f, k, f.rest_instructions) + f.tensor_clocks / k["tensor_fraction"]
     chain += (k["load_latency"] if f.waits_on_loads else 0.0) + _store_clocks(f, k)
-    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], issue]
+    pipes = [it["compute"], it["fp32"], it["mio"], it["local"], it["banks"], issue]
     return overlap_max([*pipes, chain], p), issue, chain
 
 
