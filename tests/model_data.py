@@ -14,6 +14,7 @@ from workbench.core.gpus import GPU, find_gpu
 from workbench.core.occupancy import occupancy, waves
 from workbench.core.problem import Problem, parse_problem
 from workbench.core.records import (
+    HelperLaunch,
     InspectReport,
     Resources,
     SharedAccess,
@@ -31,11 +32,13 @@ TRUE = {  # the constants the synthetic device "has": all away from the defaults
     "warp_cpi": 9.5,
     "mio_cpi": 24.0,
     "barrier_cycles": 20.0,
+    "mio_per_clk": 0.6,
     "load_latency": 900.0,
     "local_bytes_per_clk": 20.0,
     "shared_passes_per_clk": 0.6,
     "overlap": 3.0,
     "launch_us": 6.0,
+    "helper_us": 9.0,
     "host_us": 45.0,
 }
 DEVICE = "NVIDIA H200"
@@ -75,6 +78,7 @@ def report(
     precision: str = "tf32",
     shared: int = 16384,
     conflicts: int = 0,
+    helpers: list[HelperLaunch] | None = None,
 ) -> InspectReport:
     """An inspect report of a config of an implicit-GEMM kernel whose SASS is `loop`
     (`conflicts`: the wavefronts of one 32-way conflicted shared load per block and iteration)."""
@@ -93,7 +97,14 @@ def report(
                                     "num_warps": warps, "num_stages": stages,
                                     "precision": precision}  # fmt: skip
     return InspectReport(resources=res, occupancy=occ, grid=[grid, 1, 1], grid_blocks=grid,
-                         waves=waves(grid, occ.blocks_per_sm, gpu.sms), config=config)  # fmt: skip
+                         waves=waves(grid, occ.blocks_per_sm, gpu.sms), config=config,
+                         helpers=helpers)  # fmt: skip
+
+
+def helper(tensor_bytes: int, name: str = "_split_x_kernel") -> HelperLaunch:
+    """A helper launch that moves `tensor_bytes` (an input split, a weight pack)."""
+    return HelperLaunch(name=name, grid_blocks=max(1, tensor_bytes // 16384), num_warps=4,
+                        tensor_bytes=tensor_bytes)  # fmt: skip
 
 
 def hgmma(bm: int, bn: int, bk: int, warps: int, products: int = 1) -> dict[str, int]:
@@ -357,6 +368,75 @@ def regimes(gpu: GPU) -> list[tuple[str, Problem, InspectReport]]:
                     ),
                 )
             )
+    # Helper launches: the launch regime's tiny block after two small helpers (their launches
+    # cost helper_us each), and a mixture after an input split of 200 MB (its bytes at the
+    # achieved DRAM rate, v7).
+    out.append(
+        (
+            "helpers",
+            small,
+            report(
+                small,
+                gpu,
+                64,
+                16,
+                16,
+                4,
+                2,
+                32,
+                counts(10, mma_shapes=hgmma(64, 16, 16, 4), async_copy_widths={4: 1}),
+                rest=20,
+                helpers=[helper(4096, "_pack_w_kernel"), helper(8192)],
+            ),
+        )
+    )
+    out.append(
+        (
+            "helpers",
+            mid,
+            report(
+                mid,
+                gpu,
+                128,
+                64,
+                16,
+                4,
+                3,
+                168,
+                counts(
+                    360,
+                    mma_shapes=hgmma(128, 64, 16, 4, 3),
+                    async_copy_widths={4: 16, 16: 4},
+                    barriers=6,
+                ),
+                precision="tf32x3r",
+                helpers=[helper(201326592)],
+            ),
+        )
+    )
+    # The SM's MIO path: many warps of a short loop of shared loads and async copies (v7).
+    out.append(
+        (
+            "mio_pipe",
+            conv,
+            report(
+                conv,
+                gpu,
+                64,
+                64,
+                16,
+                4,
+                3,
+                32,
+                counts(
+                    100,
+                    mma_shapes=hgmma(64, 64, 16, 4),
+                    async_copy_widths={4: 8},
+                    shared_loads=80,
+                ),
+            ),
+        )
+    )
     return out  # fmt: skip
 
 

@@ -227,3 +227,30 @@ def test_recount_shared_replaces_a_recorded_bank_count_with_an_offline_compile(t
     assert before is not None and before >= 10**6  # the recorded (fake) count stands
     assert after is not None and after < 10**5, after  # the offline compile's own count
     assert "compiled offline" in recounted.measurements[0].compiled
+
+
+def test_helper_launches_are_recaptured_from_the_session_source_where_none_were_recorded(tmp_path):
+    """The committed H200 sessions' trials (model v6) recorded no helper launches: the loader
+    captures them on meta tensors from the session's own source and each trial's config (the x
+    split of bf16x3p; none for bf16x3r); a trial that recorded its helpers keeps them."""
+    import gzip
+
+    from model_data import helper
+
+    src = ROOT / "docs" / "measurements" / "h200-2026-12-02c" / "fast3e-l1-66.session.json.gz"
+    data = json.loads(gzip.decompress(src.read_bytes()))
+    timed = [t for t in data["trials"] if t["mode"] == "gpu" and t["status"] == "ok"]
+    split = next(t for t in timed if t["config"]["precision"] == "bf16x3p")
+    plain = next(t for t in timed if t["config"]["precision"] == "bf16x3r")
+    recorded = json.loads(json.dumps(split))
+    recorded["id"] = 10**6
+    recorded["inspect"]["helpers"] = [helper(1234).to_json()]
+    data["trials"] = [split, plain, recorded]
+    path = tmp_path / "three.json"
+    path.write_text(json.dumps(data))
+    loaded = load_measurements([path], recompile=False)
+    got = [(m.features.helper_launches, m.features.helper_bytes) for m in loaded.measurements]
+    x_bytes = 8 * 3 * 16 * 128 * 128 * (4 + 4)  # L1/66's x read as fp32, its words written
+    assert got == [(1, x_bytes), (0, 0.0), (1, 1234.0)]
+    assert loaded.measurements[0].facts["helper_launches"] == ["_split_x_kernel"]
+    assert any("helper launches" in line and "(2 trials)" in line for line in loaded.compiled)

@@ -209,6 +209,57 @@ def test_wrapper_reading_values_is_reported(tmp_path):
     assert f"{path}:" in str(err.value) and "\n" not in str(err.value)
 
 
+# --- helper launches: the other kernels of a steady-state call ---------------------------------
+HELPERS = """
+@triton.jit
+def _copy_kernel(src_ptr, dst_ptr, n, BLOCK: tl.constexpr):
+    i = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(dst_ptr + i, tl.load(src_ptr + i, mask=i < n), mask=i < n)
+
+
+_PACKED = {}
+
+
+def conv3d_flat(x, conv):
+    key = id(conv.weight)
+    if key not in _PACKED:  # packed once per weight, as a wrapper caches it
+        w = conv.weight.contiguous()
+        _PACKED[key] = torch.empty_like(w)
+        _copy_kernel[(triton.cdiv(w.numel(), 1024),)](w, _PACKED[key], w.numel(), BLOCK=1024)
+    xs = torch.empty_like(x)  # a per-call staging copy of x
+    _copy_kernel[(triton.cdiv(x.numel(), 1024),)](x, xs, x.numel(), BLOCK=1024)
+    return _flat(xs, conv)
+"""
+
+
+def test_helper_launches_are_the_other_kernels_of_a_steady_state_call(tmp_path):
+    """A wrapper that packs its weight on the first call only and copies x on every call: the
+    steady state (the second of two calls on meta tensors) launches the copy of x beside the main
+    kernel, each tensor argument's bytes counted once; the first call also launched the pack."""
+    source = FIXED_GRID.read_text().replace("def conv3d_flat(x, conv):", "def _flat(x, conv):")
+    path = tmp_path / "helpers.py"
+    path.write_text(source + HELPERS)
+    kf = KernelFile.load(path)
+    first = kf.capture_launches(L1_66)
+    assert [x.name for x in first] == ["_copy_kernel", "_copy_kernel", "conv3d_flat_kernel"]
+    assert kf.capture_launch(L1_66).name == "conv3d_flat_kernel"
+    helpers = kf.helper_launches(L1_66)
+    x_bytes = 4 * 8 * 3 * 16 * 128 * 128  # L1/66's x, float32
+    assert [(h.name, h.grid_blocks, h.tensor_bytes) for h in helpers] == [
+        ("_copy_kernel", x_bytes // 4 // 1024, 2 * x_bytes)
+    ]
+    assert KernelFile.load(FIXED_GRID).helper_launches(L1_66) == []
+
+
+def test_conv3d_fast3_splits_x_in_a_helper_launch_only_in_bf16x3p():
+    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast3.py")
+    l1_54 = PRESETS["L1/54"]
+    split = kf.helper_launches(l1_54, kf.full_config(l1_54, {"precision": "bf16x3p"}))
+    # x read as fp32 and one int32 word written per element: 8 B x 16 x 3 x 64^3.
+    assert [(h.name, h.tensor_bytes) for h in split] == [("_split_x_kernel", 8 * 16 * 3 * 64**3)]
+    assert kf.helper_launches(l1_54, kf.full_config(l1_54, {"precision": "bf16x3r"})) == []
+
+
 # --- the interpreter: forced configs really run, in a child with TRITON_INTERPRET=1 ----------------
 CHILD = textwrap.dedent(
     """

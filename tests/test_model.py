@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from model_data import counts, hgmma, report
+from model_data import counts, helper, hgmma, report
 from rich.console import Console
 
 from workbench.analysis.advice import precision_advice
@@ -62,8 +62,10 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     tensor = 2 * 256 * 64 * 16 * 3 / (494.7e12 / (132 * clock)) / 0.8
     issue = 1000 * (8 / 4) / 0.8
     path = tensor + 980 * 8.0 + 20 * 16.0
-    assert path > max(tensor, issue)
-    iteration = (tensor**4 + issue**4 + path**4) ** 0.25
+    # The SM's MIO path takes the 8 warps' 20 copies at one warp instruction a clock (v7).
+    mio = 8 * 20 / 1.0
+    assert path > max(tensor, issue, mio)
+    iteration = (tensor**4 + issue**4 + mio**4 + path**4) ** 0.25
     # Prologue/epilogue at the schedulers' rate, one load latency, and the block's 256x64 fp32
     # output tile drained at its SM's share of the achieved DRAM bandwidth (v4).
     store = 256 * 64 * 4 / (3350e9 * 0.85 / (132 * clock))
@@ -84,6 +86,7 @@ def test_fixed_inputs_give_the_number_worked_out_by_hand():
     assert p.terms["dram"] == pytest.approx(dram_ms, rel=1e-5)
     assert p.terms["l2"] == pytest.approx(l2_ms, rel=1e-5)
     assert p.terms["local"] == 0.0  # no spills
+    assert p.terms["mio"] == pytest.approx(51 * 20 * mio / clock * 1e3, rel=1e-4)
     assert (p.low_ms, p.high_ms) == (pytest.approx(p.ms / 2), pytest.approx(p.ms * 2))
 
 
@@ -109,6 +112,29 @@ def test_spills_cost_local_memory_traffic_worked_out_by_hand():
     assert slow.kernel_ms > 6 * quiet.kernel_ms
     no_spill = features(_fixed(), L1_66, H100)
     assert evaluate(no_spill).kernel_ms < evaluate(f).kernel_ms
+
+
+def test_helper_launches_cost_their_bytes_at_the_dram_rate_and_a_launch_each():
+    """The fixed config after two helper launches (an input split of L1/54's x: 12.6 M fp32
+    elements read, as many int32 words written; a weight pack of 196 608 B): each one's tensor
+    bytes at the achieved DRAM bandwidth plus helper_us (5 us at the default), added to the
+    kernel, paid by both timings (v7)."""
+    split, pack = helper(8 * 12582912), helper(196608, "_pack_w_kernel")
+    base = predict(_fixed(), L1_66, H100, DEFAULT_CALIBRATION)
+    rep = _fixed().replace(helpers=[split, pack])
+    p = predict(rep, L1_66, H100, DEFAULT_CALIBRATION)
+    by_hand = (100663296 + 196608) / (3350e9 * 0.85) * 1e3 + 2 * 5e-3  # 0.0354 + 0.010 ms
+    assert p.terms["helpers"] == pytest.approx(by_hand, rel=1e-4)  # the record rounds to 1 ns
+    assert p.ms - base.ms == pytest.approx(by_hand, rel=1e-9)
+    assert base.terms["helpers"] == 0.0
+    kernel_only = predict(rep, L1_66, H100, DEFAULT_CALIBRATION, protocol="kernel_only").ms
+    assert kernel_only == pytest.approx(p.ms - 30e-3, rel=1e-9)
+    assert "helper launches 0.0454 ms" in p.source and "_pack_w_kernel, _split_x_kernel" in p.source
+    f = features(rep, L1_66, H100)
+    assert (f.helper_launches, f.helper_bytes) == (2, 100663296 + 196608)
+    assert evaluate(f).terms["helpers"] == pytest.approx(by_hand, rel=1e-12)
+    slow = evaluate(f, {"helper_us": 50.0, "dram_fraction": 0.425})
+    assert slow.terms["helpers"] == pytest.approx(2 * (by_hand - 10e-3) + 0.1, rel=1e-9)
 
 
 def test_each_constant_moves_the_time_the_way_it_should():
@@ -215,8 +241,11 @@ def test_a_kernel_without_a_loop_is_straight_line_code():
     def issue(blocks: int) -> float:
         return 1200 * (blocks * 4 / 4) / 0.8
 
+    def mio(blocks: int) -> float:  # the SM's MIO path: 4 warps' 24 copies a block (v7)
+        return blocks * 4 * 24 / 1.0
+
     def round_clocks(blocks: int) -> float:
-        return ((blocks * tensor) ** 4 + issue(blocks) ** 4 + chain**4) ** 0.25
+        return ((blocks * tensor) ** 4 + issue(blocks) ** 4 + mio(blocks) ** 4 + chain**4) ** 0.25
 
     full, left = divmod(math.ceil(rep.grid_blocks / 132), b)  # rounds of b, then the tail's
     sm_ms = (full * round_clocks(b) + (round_clocks(left) if left else 0.0)) / clock * 1e3
@@ -255,7 +284,10 @@ def test_a_warps_mio_instructions_wait_their_own_spacing_worked_out_by_hand():
         path = tensor + (1000 - mio) * 8.0 + mio * 16.0
         assert evaluate(f).terms["issue_latency"] == pytest.approx(51 * 20 * path / clock * 1e3)
     assert evaluate(f_many).kernel_ms > 1.04 * evaluate(f_few).kernel_ms
-    alike = {"mio_cpi": 8.0}
+    # The SM's MIO path (v7): the 8 warps' MIO instructions at one a clock, apart from the path.
+    for f, mio in ((f_few, 20), (f_many, 100)):
+        assert evaluate(f).terms["mio"] == pytest.approx(51 * 20 * 8 * mio / clock * 1e3)
+    alike = {"mio_cpi": 8.0, "mio_per_clk": 1e9}
     assert evaluate(f_many, alike).kernel_ms == pytest.approx(evaluate(f_few, alike).kernel_ms)
 
 

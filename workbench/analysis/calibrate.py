@@ -34,7 +34,7 @@ from workbench.analysis.model import (
 from workbench.core.errors import CalibrationError
 from workbench.core.gpus import GPU
 from workbench.core.problem import Problem
-from workbench.core.records import InspectReport, SharedAccess, TrialResult
+from workbench.core.records import HelperLaunch, InspectReport, SharedAccess, TrialResult
 
 HUBER_DELTA = 0.15  # log-time residual beyond which a trial counts less (about 16%)
 PRIOR_WIDTH = math.log(1000.0)  # one "sigma" of the pull to the defaults: weak, only a tiebreak
@@ -87,14 +87,17 @@ def measurement(
     compiled: str = "",
     source: str = "",
     shared_accesses: list[SharedAccess] | None = None,
+    helpers: list[HelperLaunch] | None = None,
 ) -> Measurement | None:
     """The fit's view of a trial measured on a GPU, or None where it has no time or no inspect.
 
     `instruction_mix`: where the trial's compile recorded none (an older Triton run), the mix of
     an offline compile of the same config, with `compiled` saying so; `shared_accesses`: the
     TTGIR's shared-memory accesses (their bank conflicts) of an offline compile, used instead of
-    what the trial recorded (none, or counted by an earlier rule). `source`: the kernel file's
-    text (a precision it writes into its dot)."""
+    what the trial recorded (none, or counted by an earlier rule); `helpers`: the wrapper's other
+    launches per call, recaptured offline from the session's source where the trial recorded
+    none (trials before model v7). `source`: the kernel file's text (a precision it writes into
+    its dot)."""
     if trial.mode != "gpu" or trial.inspect is None or not trial.ok:
         return None
     if trial.kernel_only_ms is None and trial.kernelbench_ms is None:
@@ -106,6 +109,8 @@ def measurement(
     if shared_accesses is not None:
         res = res.replace(shared_accesses=shared_accesses)
     report = report.replace(resources=res, config=full_config(trial, source))
+    if helpers is not None and report.helpers is None:
+        report = report.replace(helpers=helpers)
     f = features(report, problem, gpu)
     occ = report.occupancy
     return Measurement(
@@ -127,6 +132,7 @@ def measurement(
             "occupancy": occ.fraction,
             "limiters": list(occ.limiters),
             "grid_blocks": report.grid_blocks,
+            "helper_launches": [h.name for h in report.helpers or []],
         },
     )
 

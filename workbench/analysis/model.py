@@ -8,7 +8,8 @@ What it counts (docs/performance-model.md has the whole story):
   are warps replicating a tile too small for them); a kernel whose SASS has no loop is
   straight-line code;
 - per iteration, on one SM holding `b` blocks: the tensor-core cycles, the FP32-pipe cycles, the
-  spills' local-memory traffic (LDL/STL), the issue cycles of all resident warps' instructions
+  spills' local-memory traffic (LDL/STL), the MIO-class instructions of all resident warps
+  through the SM's one MIO/LSU path (v7), the issue cycles of all resident warps' instructions
   (4 schedulers; each barrier-class instruction costs its scheduler `barrier_cycles`, v6), and
   one warp's own path (its instructions spaced by the dependent-issue latency, its block's
   MMAs, and what the software pipeline leaves of its loads' latency), and the shared-memory
@@ -20,10 +21,13 @@ What it counts (docs/performance-model.md has the whole story):
   N tiles of one M tile and the neighbouring M tiles share) and L2-to-SM bytes (what the loop's
   loads fetch), over the achieved bandwidths;
 - a launch overhead per kernel call (both timings pay it) and a host overhead per call that
-  KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide.
+  KernelBench's protocol pays (one call, then a sync) and do_bench's back-to-back calls hide;
+- the wrapper's other launches per call (v7: an input split, a weight pack; the inspect
+  report's `helpers`), run before or after the main kernel on the same stream: each one's
+  tensor arguments' bytes once at the achieved DRAM bandwidth, plus `helper_us` per launch.
 
 The terms overlap, but not perfectly: an iteration takes (sum of term^p)^(1/p) of its terms,
-and kernel time = the same of (SM time, DRAM time, L2 time) + launch, with p the fitted
+and kernel time = the same of (SM time, DRAM time, L2 time) + launch + helpers, with p the fitted
 `overlap` (the largest term where one dominates, more where several are close); KernelBench
 time = kernel + host. The device constants (CONSTANTS) are fractions of the spec sheet, cycles,
 bytes per clock, an exponent and microseconds, so a calibration fitted on one device
@@ -53,14 +57,16 @@ from workbench.core.records import (
 from workbench.kernel.sass import Counts, InstructionMix, mma_shape
 from workbench.kernel.source_facts import hard_coded_precision
 
-MODEL_VERSION = 6  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
+MODEL_VERSION = 7  # 2: spills, overlap, replicated MMAs, straight-line kernels (H200 data);
 # 3: shared-memory bank conflicts from the compile's TTGIR layouts; 4: a block's output tile
 # drained at its SM's DRAM share, straight-line code as one chain overlapped with its issue;
 # 5: a warp's MIO-class instructions (shared loads/stores, async copies, global loads) spaced
 # by their own constant in its path; 6: barrier-class instructions cost the schedulers' issue
 # `barrier_cycles` each, a tile the config does not name read from the TTGIR's operand tiles
 # (and, in kernel/shared_banks.py, an FMA dot's operand reads counted, a warp's wavefronts
-# counted over the whole warp)
+# counted over the whole warp); 7: the wrapper's helper launches (their tensor bytes at the
+# achieved DRAM rate, `helper_us` each) and the MIO-class instructions of all resident warps
+# as a pipe of the SM's (`mio_per_clk`)
 CALIBRATION_SCHEMA = "conv3d-bench/calibration/1"
 UNCALIBRATED = "uncalibrated (spec-sheet defaults)"
 PROTOCOLS = ("kernelbench", "kernel_only")
@@ -103,6 +109,9 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("mio_cpi", 16.0, 0.5, 200.0, "clocks",
              "clocks one warp spends on each of its MIO-class instructions (shared loads and"
              " stores, async copies, global loads: the MIO queue and the shared-memory latency)"),
+    Constant("mio_per_clk", 1.0, 0.02, 16.0, "warp instructions per clock per SM",
+             "MIO-class instructions (shared loads and stores, async copies, global loads) of"
+             " all resident warps the SM's MIO and LSU path takes per clock (L1/TEX throughput)"),
     Constant("barrier_cycles", 8.0, 0.1, 500.0, "clocks",
              "issue clocks a warp's scheduler loses at each barrier-class instruction (bar.sync,"
              " the wgmma arrive and wait, mbarrier waits): the warp drains while the others"
@@ -119,6 +128,9 @@ CONSTANTS: tuple[Constant, ...] = (
              " the terms (perfect overlap), 1 their sum (none)"),
     Constant("launch_us", 4.0, 0.2, 200.0, "µs per call",
              "kernel launch and ramp-up, paid by both timings"),
+    Constant("helper_us", 5.0, 0.2, 200.0, "µs per helper launch",
+             "a helper launch's cost beyond its bytes (an input split, a weight pack: launch,"
+             " ramp-up and drain on the stream before the main kernel), paid by both timings"),
     Constant("host_us", 30.0, 0.5, 5000.0, "µs per call",
              "work per call that KernelBench's protocol pays and do_bench hides"
              " (Python, the wrapper's extra launches and allocations, the sync)"),
@@ -234,6 +246,9 @@ class Features:
     # WARPGROUP arrive/wait, SYNCS (v6); and those of the rest of the kernel, once per block.
     loop_barriers: float = 0.0
     rest_barriers: float = 0.0
+    # The wrapper's other launches per call (v7): how many, and their tensor arguments' bytes.
+    helper_launches: int = 0
+    helper_bytes: float = 0.0
     notes: tuple[str, ...] = ()  # what had to be estimated, in words
 
 
@@ -402,6 +417,14 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
             rate = (gpu.fp16_tflops if "bf16" in precision else gpu.tf32_tflops) * 1e12
             tensor_clocks = block_flops / max(1.0, source_iterations) / (rate / (sms * clock))
     conflicts, worst = _conflicts(res.shared_accesses, straight)
+    helpers = report.helpers or []
+    if helpers:
+        names = ", ".join(sorted({h.name for h in helpers}))
+        mb = sum(h.tensor_bytes for h in helpers) / 1e6
+        notes.append(
+            f"{len(helpers)} helper launch{'es' * (len(helpers) != 1)} per call ({names}:"
+            f" {mb:.3g} MB of tensor arguments)"
+        )
     if worst > 1:
         notes.append(
             f"shared-memory bank conflicts up to {worst:.3g}-way ({conflicts:.0f} wavefronts per"
@@ -433,6 +456,8 @@ def features(report: InspectReport, problem: Problem, gpu: GPU) -> Features:
         conflict_wavefronts=conflicts if res.shared_accesses is not None else None,
         worst_conflict=worst,
         store_bytes=store_bytes,
+        helper_launches=len(helpers),
+        helper_bytes=float(sum(h.tensor_bytes for h in helpers)),
         notes=tuple(notes),
     )
 
@@ -482,10 +507,20 @@ def _conflicts(accesses: list[SharedAccess] | None, straight: bool) -> tuple[flo
 
 
 # --- the model ---------------------------------------------------------------------------------
-ITERATION_TERMS = ("compute", "fp32", "issue", "issue_latency", "load_latency", "local", "banks")
+ITERATION_TERMS = (
+    "compute",
+    "fp32",
+    "mio",
+    "issue",
+    "issue_latency",
+    "load_latency",
+    "local",
+    "banks",
+)
 BOUND_OF = {
     "compute": "compute",
     "fp32": "compute",
+    "mio": "MIO",
     "issue": "issue",
     "issue_latency": "latency",
     "load_latency": "latency",
@@ -495,12 +530,15 @@ BOUND_OF = {
     "dram": "memory",
     "l2": "L2",
     "launch": "launch",
+    "helpers": "launch",
     "host": "launch",
 }
 
 TERM_WORDS = {
     "compute": "tensor-core products",
     "fp32": "FP32-pipe arithmetic",
+    "mio": "the resident warps' shared-memory and global-memory instructions through the SM's MIO"
+    " and LSU path",
     "issue": "the schedulers' issue of every resident warp",
     "issue_latency": "one warp's dependent issue and its block's MMAs",
     "load_latency": "waiting on global loads",
@@ -511,6 +549,8 @@ TERM_WORDS = {
     "dram": "DRAM traffic",
     "l2": "L2-to-SM traffic",
     "launch": "kernel launch",
+    "helpers": "the wrapper's other launches (their tensor bytes at the DRAM rate, and a launch"
+    " each)",
     "host": "per-call host work (KernelBench's protocol only)",
 }
 
@@ -532,8 +572,15 @@ class Breakdown:
 def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, float]:
     """Clocks of one main-loop iteration of each term, with `b` blocks resident on the SM.
 
-    The pipes (tensor, FP32, the spills' local-memory traffic) and the schedulers' issue of
-    every resident warp's instructions are shared by the SM's blocks; one warp's own path is
+    The pipes (tensor, FP32, the MIO-class instructions of every resident warp, the spills'
+    local-memory traffic) and the schedulers' issue of every resident warp's instructions are
+    shared by the SM's blocks. The MIO pipe (v7): every shared load and store, async copy and
+    global load of the SM's warps passes its one MIO queue and LSU / L1TEX path, at
+    `mio_per_clk` warp instructions a clock; ncu on conv3d_fast3 (H200, 2026-12-02b and 02c)
+    put L1/TEX at 67-78 % on all four problems, the busiest unit it reports on each (the SM
+    pipes 27-59 %), and bf16x3p's 30 % fewer (ALU) loop instructions took L1/60's SM throughput from 59 %
+    to 45 % with L1/TEX at 74 -> 77 % (at 3 blocks per SM against 4): the issue the split saved was no longer the limit, which
+    a per-warp spacing alone (`mio_cpi`, v5) cannot say. One warp's own path is
     its instructions one after the other (an ieee dot's FFMAs, independent of each other, at
     half the spacing) and its block's MMAs (the loop waits for them), plus what is left of a
     load's latency after the iterations it was issued ahead."""
@@ -542,6 +589,7 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     out = {
         "compute": b * f.tensor_clocks / k["tensor_fraction"],
         "fp32": b * f.fp32_clocks / eff,
+        "mio": b * f.warps_per_block * f.loop_mio / k["mio_per_clk"],
         "local": b * local_bytes / k["local_bytes_per_clk"],
         "banks": b * (f.conflict_wavefronts or 0.0) / k["shared_passes_per_clk"],
         "issue": 0.0,
@@ -604,7 +652,7 @@ def _combine(it: dict[str, float], p: float) -> float:
     """One iteration's clocks: the pipes, the schedulers, and one warp's path (its issue, its
     block's MMAs and the load latency it could not hide), overlapped with exponent `p`."""
     path = it["issue_latency"] + it["load_latency"]
-    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], it["issue"]]
+    pipes = [it["compute"], it["fp32"], it["mio"], it["local"], it["banks"], it["issue"]]
     return overlap_max([*pipes, path], p)
 
 
@@ -637,7 +685,7 @@ def _straight_round(
     issue = _issue_clocks(f.rest_instructions, f.rest_barriers, warps, k)
     chain = _warp_path(f, k, f.rest_instructions) + f.tensor_clocks / k["tensor_fraction"]
     chain += (k["load_latency"] if f.waits_on_loads else 0.0) + _store_clocks(f, k)
-    pipes = [it["compute"], it["fp32"], it["local"], it["banks"], issue]
+    pipes = [it["compute"], it["fp32"], it["mio"], it["local"], it["banks"], issue]
     return overlap_max([*pipes, chain], p), issue, chain
 
 
@@ -681,8 +729,10 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
     terms["dram"] = f.dram_bytes / (f.bandwidth_bps * k["dram_fraction"]) * 1e3
     terms["l2"] = f.l2_bytes / (k["l2_bytes_per_clk"] * f.sms * f.clock_hz) * 1e3
     terms["launch"] = k["launch_us"] * 1e-3
+    terms["helpers"] = helper_ms(f, k)
     terms["host"] = k["host_us"] * 1e-3
     kernel_ms = overlap_max([sm_ms, terms["dram"], terms["l2"]], p) + terms["launch"]
+    kernel_ms += terms["helpers"]
     kernelbench_ms = kernel_ms + terms["host"]
     if sm_ms >= max(terms["dram"], terms["l2"]):
         dominant = max(ITERATION_TERMS, key=lambda n: it_full[n])
@@ -690,9 +740,24 @@ def evaluate(f: Features, constants: dict[str, float] | None = None) -> Breakdow
             dominant = "prologue"
     else:
         dominant = "dram" if terms["dram"] >= terms["l2"] else "l2"
-    if terms["launch"] + terms["host"] > kernelbench_ms / 2:
-        dominant = "host" if terms["host"] >= terms["launch"] else "launch"
+    overheads = {name: terms[name] for name in ("launch", "helpers", "host")}
+    if sum(overheads.values()) > kernelbench_ms / 2:
+        dominant = max(overheads, key=lambda n: overheads[n])
     return Breakdown(kernel_ms, kernelbench_ms, terms, BOUND_OF[dominant], dominant)
+
+
+def helper_ms(f: Features, k: dict[str, float]) -> float:
+    """ms of the wrapper's other launches per call (v7): each one's tensor arguments' bytes once
+    at the achieved DRAM bandwidth (`dram_fraction`: they are elementwise splits, packs and
+    copies, each input read and each output written once), plus `helper_us` per launch. They
+    run on the stream before (or after) the main kernel, so they add to it; both timings pay
+    them. Measured on the H200 (docs/measurements/h200-2026-12-02c/call3-write-floor.json):
+    conv3d_fast3's x split took 25.6, 40.3-40.6 and 84.9 us for 50, 101 and 252 MB, about
+    11 us plus 3.4 TB/s."""
+    if f.helper_launches <= 0:
+        return 0.0
+    bandwidth = f.bandwidth_bps * k["dram_fraction"]
+    return f.helper_bytes / bandwidth * 1e3 + f.helper_launches * k["helper_us"] * 1e-3
 
 
 # --- the prediction ------------------------------------------------------------------------------
@@ -734,7 +799,13 @@ def predict(
         f"predicted {what} by the performance model v{MODEL_VERSION} for {gpu.name} (roofline and"
         f" latency over the {report.resources.target_sm or gpu.sm} compile's"
         f" {'SASS' if f.loop_instructions is not None else 'tile'}; kernel"
-        f" {out.kernel_ms:.3g} ms + host {out.terms['host']:.3g} ms per call)"
+        f" {out.kernel_ms:.3g} ms"
+        + (
+            f" (of it the helper launches {out.terms['helpers']:.3g} ms)"
+            if out.terms["helpers"] > 0
+            else ""
+        )
+        + f" + host {out.terms['host']:.3g} ms per call)"
     )
     if f.notes:
         source += "; " + "; ".join(f.notes)

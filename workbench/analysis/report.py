@@ -13,10 +13,12 @@ import contextlib
 from workbench.analysis.advice import precision_advice
 from workbench.analysis.model import predict, source_precision
 from workbench.core.config import Config, check_rules, precision_modes, validate
+from workbench.core.errors import WorkbenchError
 from workbench.core.gpus import GPU
 from workbench.core.occupancy import occupancy, tile_waste, waves
 from workbench.core.problem import Problem
 from workbench.core.records import (
+    HelperLaunch,
     InspectReport,
     KernelRef,
     ProblemRef,
@@ -27,7 +29,7 @@ from workbench.core.records import (
 )
 from workbench.kernel.compile import compile_for_target
 from workbench.kernel.kernelfile import KernelFile
-from workbench.kernel.launch import Launch
+from workbench.kernel.launch import Launch, TensorArg
 
 TILE_KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K")
 MAX_GRID_X = 2**31 - 1  # CUDA's limit on gridDim.x
@@ -77,6 +79,7 @@ def report_from_compile(
     modes = precision_modes(kf.tunables(problem))
     rules = check_rules(config, gemm, modes)
     rules += resource_rules(resources, launch, gpu)
+    helpers, helpers_note = _helpers(kf, problem, config)
     report = InspectReport(
         resources=resources,
         occupancy=occ,
@@ -86,6 +89,7 @@ def report_from_compile(
         waste=waste,
         waste_note=waste_note,
         rules=rules,
+        helpers=helpers,
         target=target_ref(gpu),
         problem=problem_ref(problem),
         kernel=KernelRef(
@@ -98,6 +102,7 @@ def report_from_compile(
             "occupancy: theoretical, cuda_occupancy.h algorithm",
             "waste: model of the implicit GEMM",
             *([f"ModelNew: {kf.adapter_note}"] if kf.adapter_note else []),
+            *([helpers_note] if helpers_note else []),
         ],
     )
     # A precision the kernel writes into its dot (no config names it): the model needs it.
@@ -112,6 +117,37 @@ def report_from_compile(
     )
     report.advice = precision_advice(problem, gpu, precision, modes, report.prediction)
     return report
+
+
+def helper_records(launches: list[Launch]) -> list[HelperLaunch]:
+    """The wrapper's other launches as the report and the model keep them."""
+    return [
+        HelperLaunch(
+            name=launch.name,
+            grid_blocks=launch.grid_blocks,
+            num_warps=launch.num_warps,
+            tensor_bytes=launch.tensor_bytes,
+            tensors=[
+                f"{name} {str(v.dtype).replace('torch.', '')}{list(v.shape)}"
+                for name, v in launch.args.items()
+                if isinstance(v, TensorArg)
+            ],
+        )
+        for launch in launches
+    ]
+
+
+def _helpers(kf: KernelFile, problem: Problem, config: Config) -> tuple[list[HelperLaunch], str]:
+    """(the helper launches of one steady-state call, a provenance line where there are any or
+    they could not be captured)."""
+    try:
+        helpers = helper_records(kf.helper_launches(problem, config))
+    except WorkbenchError as err:
+        return [], f"helper launches: not captured ({err}); not modelled"
+    if not helpers:
+        return [], ""
+    names = ", ".join(h.name for h in helpers)
+    return helpers, f"helper launches per call: {names} (captured on meta tensors, second call)"
 
 
 def _scalars(constexprs: dict[str, object]) -> dict[str, int | str]:

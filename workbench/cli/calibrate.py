@@ -31,6 +31,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
             gpu=override,
             recompile=not args.no_compile,
             offline_shared=not args.no_compile,
+            recount_shared=args.recount_shared,
             progress=None if quiet else (lambda text: status.update(text)),
         )
     if not loaded.measurements:

@@ -189,6 +189,12 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not compile trials that lack a SASS mix or shared-memory accesses",
     )
+    p.add_argument(
+        "--recount-shared",
+        action="store_true",
+        help="recount every trial's shared-memory accesses from an offline compile here (trials"
+        " whose compile counted them by an earlier rule)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
 
 

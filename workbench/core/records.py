@@ -292,6 +292,19 @@ class ProblemRef(Record):
 
 
 @dataclass
+class HelperLaunch(Record):
+    """A kernel launch of the wrapper's other than the main one (an input split, a weight pack),
+    as one steady-state call of `ModelNew.forward` makes it (kernelfile.helper_launches): what
+    the performance model charges for it (v7) is the bytes of its tensor arguments."""
+
+    name: str
+    grid_blocks: int
+    num_warps: int
+    tensor_bytes: int  # every tensor argument's bytes, once (numel x element size)
+    tensors: list[str] = field(default_factory=list)  # "x_ptr float32[16, 3, 64, 64, 64]"
+
+
+@dataclass
 class InspectReport(Record):
     """Everything `inspect` knows about a config on a target without running it.
 
@@ -305,6 +318,9 @@ class InspectReport(Record):
     waves: Waves
     waste: TileWaste | None = None
     rules: list[RuleBreak] = field(default_factory=list)
+    # The wrapper's other launches per call; None where not recorded (trials before model v7,
+    # and an empty list reads back as None: a recorded session's source recaptures them).
+    helpers: list[HelperLaunch] | None = field(default=None, metadata=OMIT)
     prediction: Prediction | None = field(default=None, metadata=OMIT)
     waste_note: str = field(default="", metadata=OMIT)
     target: TargetRef | None = field(default=None, metadata=OMIT)
@@ -325,6 +341,7 @@ class InspectReport(Record):
             waves=self.waves,
             waste=self.waste,
             rules=self.rules,
+            helpers=self.helpers,
             prediction=self.prediction,
         )
 

@@ -8,7 +8,8 @@ One mechanism serves the built-in kernel, users' files and exported files alike:
   list is pinned to exactly that config, a plain `@triton.jit` launch gets its constexpr keyword
   arguments and `num_warps`/`num_stages` overridden (a grid that is a function of META follows);
 - `capture_launch(problem, config)` runs `ModelNew.forward` on meta tensors and records the launch
-  (signature values, constexprs, grid) without executing it: what `compile.py` needs.
+  (signature values, constexprs, grid) without executing it: what `compile.py` needs;
+  `helper_launches` the other launches of a steady-state call (what the model charges, v7).
 
 The launch machinery (finding kernels, forcing a config, device redirection, recording a launch)
 lives in `workbench.launch`; this module is the file and what it offers to tune.
@@ -25,7 +26,7 @@ import sys
 import traceback
 import types
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class KernelFile:
         self.name = path.stem
         self._modules: weakref.WeakSet = weakref.WeakSet()
         self._captures: dict[tuple[Any, ...], Launch] = {}
+        self._helpers: dict[tuple[Any, ...], list[Launch] | WorkbenchError] = {}
         self._adapted: dict[Problem, KernelFile] = {}
         self.adapter_note = ""  # set on a copy made by for_problem()
 
@@ -237,13 +239,36 @@ class KernelFile:
         wanted = [tuple(problem.weight_shape)] + [(problem.co,)] * problem.bias
         return all(shape in shapes for shape in wanted)
 
-    def capture_launches(self, problem: Problem, config: Config | None = None) -> list[Launch]:
-        """Every kernel launch `ModelNew(*init).forward(x)` makes on `problem`, run on meta tensors."""
+    def capture_launches(
+        self, problem: Problem, config: Config | None = None, calls: int = 1
+    ) -> list[Launch]:
+        """Every kernel launch `ModelNew(*init).forward(x)` makes on `problem`, run on meta tensors.
+
+        `calls` > 1: forward runs that many times on the same model and input, and the launches of
+        the last call are returned (a steady-state call: what a wrapper caches, such as a weight
+        packed once per weight version, is not launched again)."""
+        per_call, later = self._capture_calls(problem, config, calls)
+        if later is not None:
+            raise later
+        return per_call[-1]
+
+    def _capture_calls(
+        self, problem: Problem, config: Config | None, calls: int
+    ) -> tuple[list[list[Launch]], WorkbenchError | None]:
+        """(the launches of each call, the error of a call after the first or None): the first
+        call's failure, or its launching nothing, raises."""
         adapted = self.for_problem(problem)
         if adapted is not self:
-            return adapted.capture_launches(problem, config)
+            return adapted._capture_calls(problem, config, calls)
         module = self.import_module("dry")
         launches: list[Launch] = []
+        per_call: list[list[Launch]] = []
+
+        def between() -> None:
+            per_call.append(list(launches))
+            launches.clear()
+
+        later: WorkbenchError | None = None
         with contextlib.ExitStack() as stack:
             stack.enter_context(device_redirect("meta"))
             kernels = module_kernels(module)
@@ -256,34 +281,69 @@ class KernelFile:
                     done.add(id(base))
                     stack.enter_context(patched_run(base, recorder(base, obj, launches)))
             stack.enter_context(force_config(module, config or {}))
-            self._run_forward(module, problem)
-        if not launches:
+            try:
+                self._run_forward(module, problem, calls, between=between)
+            except WorkbenchError as err:
+                if not per_call:
+                    raise
+                later = err
+            else:
+                per_call.append(list(launches))
+        if not per_call[0]:
             raise KernelFileError(
                 f"{self.path}: ModelNew.forward launched no Triton kernel of this file on"
                 f" {problem.label()}"
             )
-        return launches
+        return per_call, later
 
     def capture_launch(self, problem: Problem, config: Config | None = None) -> Launch:
         """The launch to tune: the main kernel, not a helper launch (a weight split, a zeroing).
 
         Ranked by: autotuned or block sizes under a META grid, a `precision` constexpr, the number
-        of block sizes, then the grid's size; the first launch wins a tie.
-        """
+        of block sizes, then the grid's size; the first launch wins a tie. Picked from the first
+        of two calls on meta tensors; the second gives `helper_launches`."""
         key = (problem, config_key(config or {}))
         if key not in self._captures:
-            launches = self.capture_launches(problem, config)
-            self._captures[key] = max(launches, key=_tuning_rank)
+            per_call, later = self._capture_calls(problem, config, 2)
+            self._captures[key] = max(per_call[0], key=_tuning_rank)
+            if later is not None:
+                self._helpers[key] = later
+            else:
+                steady = per_call[-1]
+                main = max(steady, key=_tuning_rank) if steady else None
+                self._helpers[key] = [launch for launch in steady if launch is not main]
         return self._captures[key]
 
-    def _run_forward(self, module: types.ModuleType, problem: Problem) -> None:
+    def helper_launches(self, problem: Problem, config: Config | None = None) -> list[Launch]:
+        """The launches one steady-state call makes besides the main one: an input split, a
+        weight pack, a shifted copy. From the second of `capture_launch`'s two calls on meta
+        tensors, so that work the wrapper caches across calls (a weight packed once per weight
+        version) is left out. Raises the second call's error where only the first ran."""
+        key = (problem, config_key(config or {}))
+        if key not in self._helpers:
+            self.capture_launch(problem, config)
+        found = self._helpers[key]
+        if isinstance(found, WorkbenchError):
+            raise found
+        return found
+
+    def _run_forward(
+        self,
+        module: types.ModuleType,
+        problem: Problem,
+        calls: int = 1,
+        between: Callable[[], object] | None = None,
+    ) -> None:
         dtype = getattr(torch, problem.dtype)
         try:
             with torch.device("meta"), torch.no_grad():
                 model = module.ModelNew(*problem.model_init_inputs())
                 x = torch.empty(problem.input_shape, dtype=dtype, device="meta")
                 model = model.to(dtype)
-                model(x)
+                for call in range(max(1, calls)):
+                    if call and between is not None:
+                        between()
+                    model(x)
         except WorkbenchError:
             raise
         except AssertionError as err:  # the user's own check, e.g. `assert groups == 1, "..."`

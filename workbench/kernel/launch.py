@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import math
 import re
 import types
 from collections.abc import Callable, Iterator
@@ -54,6 +55,10 @@ class TensorArg:
     def data_ptr(self) -> int:
         return 0 if self.aligned else 4
 
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
     def to_json(self) -> dict[str, Any]:
         return {
             "dtype": str(self.dtype).replace("torch.", ""),
@@ -84,6 +89,11 @@ class Launch:
     @property
     def grid_blocks(self) -> int:
         return self.grid[0] * self.grid[1] * self.grid[2]
+
+    @property
+    def tensor_bytes(self) -> int:
+        """Every tensor argument's bytes, once (what a helper launch is charged: model v7)."""
+        return sum(v.nbytes for v in self.args.values() if isinstance(v, TensorArg))
 
     def to_json(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any
 from workbench.analysis.calibrate import Measurement, full_config, measurement
 from workbench.core.errors import CalibrationError, SessionError, WorkbenchError
 from workbench.core.gpus import GPU, find_gpu
-from workbench.core.records import TrialResult
+from workbench.core.records import HelperLaunch, TrialResult
 from workbench.session.store import Session
 
 
@@ -76,6 +76,7 @@ def load_measurements(
         offline: set[tuple[str, str]] = set()  # (what compiled the resources, Triton here)
         shared_offline: set[str] = set()  # Triton versions that gave the shared accesses here
         kf: Any = None
+        recaptured = 0  # trials whose helper launches were captured here (none recorded)
         unmeasured: list[tuple[str, int | None]] = []  # (mode, id): a sweep's compile-only
         # trials, listed in one line
         for trial in session.trials:
@@ -130,11 +131,21 @@ def load_measurements(
                         f" {version}"
                     )
                     shared_offline.add(version)
+            helpers = None
+            if trial.inspect is not None and trial.inspect.helpers is None:
+                try:
+                    if kf is None:
+                        kf = session.kernel_file()
+                    helpers = _offline_helpers(kf, problem, trial)
+                except WorkbenchError as err:
+                    out.skipped.append(f"{where}: no helper launches ({err})")
+                    continue
+                recaptured += 1
             try:
                 m = measurement(
                     trial, problem, device, label=where, kernel=kernel, instruction_mix=mix,
                     compiled=compiled, source=str(session.kernel.get("source") or ""),
-                    shared_accesses=accesses,
+                    shared_accesses=accesses, helpers=helpers,
                 )  # fmt: skip
             except ValueError as err:
                 out.skipped.append(f"{where}: {err}")
@@ -154,6 +165,12 @@ def load_measurements(
             out.compiled.append(
                 f"{path}: registers, shared memory and occupancy as recorded ({source}, what ran);"
                 f" instruction mix compiled offline here for {target.sm} by Triton {version}"
+            )
+        if recaptured:
+            out.compiled.append(
+                f"{path}: helper launches (the wrapper's other kernels per call) captured here on"
+                f" meta tensors from the session's source and each trial's config ({recaptured}"
+                " trials)"
             )
         for version in sorted(shared_offline):
             out.compiled.append(
@@ -218,6 +235,14 @@ def _offline_shared(kf: Any, problem: Any, trial: TrialResult, target: GPU) -> t
     if accesses is None:
         raise CalibrationError("the offline compile gave no TTGIR shared-memory accesses")
     return accesses, str(triton.__version__)
+
+
+def _offline_helpers(kf: Any, problem: Any, trial: TrialResult) -> list[HelperLaunch]:
+    """The helper launches of one steady-state call with this trial's config (meta tensors)."""
+    from workbench.analysis.report import helper_records
+
+    config = {k: v for k, v in full_config(trial).items() if k in _tunable_names(kf, problem)}
+    return helper_records(kf.helper_launches(problem, kf.full_config(problem, config)))
 
 
 def _tunable_names(kf: Any, problem: Any) -> set[str]:
