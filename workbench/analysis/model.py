@@ -578,9 +578,12 @@ def _iteration_clocks(f: Features, k: dict[str, float], b: int) -> dict[str, flo
     global load of the SM's warps passes its one MIO queue and LSU / L1TEX path, at
     `mio_per_clk` warp instructions a clock; ncu on conv3d_fast3 (H200, 2026-12-02b and 02c)
     put L1/TEX at 67-78 % on all four problems, the busiest unit it reports on each (the SM
-    pipes 27-59 %), and bf16x3p's 30 % fewer (ALU) loop instructions took L1/60's SM throughput from 59 %
-    to 45 % with L1/TEX at 74 -> 77 % (at 3 blocks per SM against 4): the issue the split saved was no longer the limit, which
-    a per-warp spacing alone (`mio_cpi`, v5) cannot say. One warp's own path is
+    pipes 27-59 %), and bf16x3p's 30 % fewer (ALU) loop instructions took L1/60's SM throughput
+    from 59 % to 45 % with L1/TEX at 74 -> 77 % (at 3 blocks per SM against 4): the issue the
+    split saved was no longer the limit, which a per-warp spacing alone (`mio_cpi`, v5) cannot
+    say. The pipe counts warp instructions, not the L1 data-pipe wavefronts each one costs,
+    which round 10 of issue 16 found the kernels' time follows (docs/performance-model.md,
+    "What it ignores"). One warp's own path is
     its instructions one after the other (an ieee dot's FFMAs, independent of each other, at
     half the spacing) and its block's MMAs (the loop waits for them), plus what is left of a
     load's latency after the iterations it was issued ahead."""
