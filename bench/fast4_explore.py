@@ -148,6 +148,13 @@ VARIANTS = [
     ("c-m64k16s4", F3, dict(PRECISION="bf16x3c", BLOCK_M=64, BLOCK_K=16, NUM_STAGES=4), ALL),
     ("c-m64s2", F3, dict(PRECISION="bf16x3c", BLOCK_M=64, NUM_STAGES=2), ALL),
     ("c-k16s3", F3, dict(PRECISION="bf16x3c", BLOCK_K=16), ALL),
+    # 2026-12-02e, call 2: bf16x3g (Gluon: A fragments loaded straight from global memory into
+    # wgmma's register layout, the packed weight resident in shared memory)
+    ("g-defaults", F3, dict(PRECISION="bf16x3g"), ALL),
+    ("g-wait3", F3, dict(PRECISION="bf16x3g", WG_WAIT=3), ALL),
+    ("g-k16", F3, dict(PRECISION="bf16x3g", BLOCK_K=16), ALL),
+    ("g-m64", F3, dict(PRECISION="bf16x3g", BLOCK_M=64), ALL),
+    ("g-m256w8", F3, dict(PRECISION="bf16x3g", BLOCK_M=256, NUM_WARPS=8), ALL),
 ]
 
 

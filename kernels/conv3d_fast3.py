@@ -49,6 +49,17 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 
+try:  # Gluon (Triton 3.5 and later): bf16x3g's Hopper kernel; without it bf16x3g runs as bf16x3p
+    from triton.experimental import gluon
+    from triton.experimental.gluon import language as gl
+    from triton.experimental.gluon.language.nvidia.hopper import (
+        fence_async_shared,
+        warpgroup_mma,
+        warpgroup_mma_wait,
+    )
+except ImportError:
+    gluon = None
+
 # conv3d-bench config: the launch below reads these; `conv3d-bench export` rewrites them.
 BLOCK_M = 128
 BLOCK_N = 64
@@ -60,6 +71,7 @@ PRECISION = "bf16x3p"
 TAPS = "auto"
 FAST_LAUNCH = 1
 MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
+WG_WAIT = 0  # bf16x3g: wgmma groups left in flight at each K step's end (0: wait for all)
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -71,6 +83,10 @@ _CACHE_SIZE = 8
 _LAUNCH_OPTIONS = ("num_warps", "num_stages", "maxnreg")
 # Elements of x per program of bf16x3p's split kernel.
 _SPLIT_BLOCK = 2048
+# Precisions that read x as split words (_split_x_kernel, once per call).
+_WORD_PRECISIONS = ("bf16x3p", "bf16x3g", "bf16x3s", "bf16x3c")
+# bf16x3g keeps the packed weight in shared memory: at most this much per block.
+_WGMMA_SHARED = 200 * 1024
 _PLANS = {}
 _WEIGHTS = {}
 
@@ -293,7 +309,10 @@ def _conv3d_fast3_kernel(
     # bf16x3p reads the split words where the host made them; launched with another precision,
     # or as bf16x3p without them (a tool overriding the launch), it reads and splits the floats.
     WORDS: tl.constexpr = (
-        precision == "bf16x3p" or precision == "bf16x3s" or precision == "bf16x3c"
+        precision == "bf16x3p"
+        or precision == "bf16x3g"
+        or precision == "bf16x3s"
+        or precision == "bf16x3c"
     ) and X_WORDS
     SHARED_A: tl.constexpr = precision == "bf16x3s" and X_WORDS
     SHARED_A2: tl.constexpr = precision == "bf16x3c" and X_WORDS
@@ -381,7 +400,7 @@ def _conv3d_fast3_kernel(
                 xj = tl.reshape(tl.join(xl, xh), (BLOCK_M, 2 * BLOCK_K))
                 acc = tl.dot(xj, wj, acc)
                 acc = tl.dot(xh, wh, acc)
-            elif precision in ("bf16x3r", "bf16x3p", "bf16x3s", "bf16x3c"):
+            elif precision in ("bf16x3r", "bf16x3p", "bf16x3g", "bf16x3s", "bf16x3c"):
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
                 xh, xl = _split_bf16(xt)
@@ -406,6 +425,210 @@ def _conv3d_fast3_kernel(
     S: tl.constexpr = DO * HO * WO
     y_img = y_ptr + img64 * (C_OUT * S)
     tl.store(y_img + (yoff[:, None] + co[None, :] * S), acc, mask=valid[:, None] & co_ok[None, :])
+
+
+# --- bf16x3g: the same products as bf16x3p, in Gluon, for Hopper (sm_90) -------------------------
+# Plain Triton stages the A tile (gathered words) through shared memory (cp.async in, LDS out),
+# and on the H200 the L1 data pipe's shared-memory wavefronts bound bf16x3p (docs/performance.md,
+# round 10). Here each thread loads the words of its own wgmma A fragment straight from global
+# memory (L1 hits: a fragment's rows and taps overlap), splits them in registers, and the packed
+# weight is copied into shared memory once per block and stays there for every K step.
+if gluon is not None:
+
+    @gluon.jit
+    def _g_row_offset(
+        row,
+        RT: gl.constexpr,
+        KD: gl.constexpr,
+        KH: gl.constexpr,
+        SXC: gl.constexpr,
+        SXD: gl.constexpr,
+        SXH: gl.constexpr,
+        DIL_D: gl.constexpr,
+        DIL_H: gl.constexpr,
+    ):
+        """_row_offset in Gluon."""
+        row = gl.minimum(row, RT - 1)
+        kh = row % KH
+        t = row // KH
+        kd = t % KD
+        ci = t // KD
+        return ci * SXC + kd * (DIL_D * SXD) + kh * (DIL_H * SXH)
+
+    @gluon.jit
+    def _g_tile_positions(
+        pid,
+        DO: gl.constexpr,
+        HO: gl.constexpr,
+        WO: gl.constexpr,
+        W: gl.constexpr,
+        SXD: gl.constexpr,
+        SXH: gl.constexpr,
+        STR_D: gl.constexpr,
+        STR_H: gl.constexpr,
+        STR_W: gl.constexpr,
+        BW: gl.constexpr,
+        BLOCK_M: gl.constexpr,
+        LAYOUT: gl.constexpr,
+    ):
+        """_tile_positions in Gluon, its vectors in LAYOUT."""
+        idx = gl.arange(0, BLOCK_M, layout=LAYOUT)
+        UNIT_Q: gl.constexpr = STR_H == 1 and STR_W == 1
+        if BW == 0:
+            WV: gl.constexpr = W if UNIT_Q else WO
+            TILES_Q: gl.constexpr = (HO * WV + BLOCK_M - 1) // BLOCK_M
+            plane = pid // TILES_Q
+            q = (pid - plane * TILES_Q) * BLOCK_M + idx
+            oh = q // WV
+            w = q - oh * WV
+            if UNIT_Q:  # noqa: SIM108 - constexpr branch
+                xq = q
+            else:
+                xq = oh * (STR_H * SXH) + w * STR_W
+            load_ok = q < (HO - 1) * WV + WO
+            if WV == WO:
+                ypos = q
+                valid = q < HO * WO
+            else:
+                ypos = oh * WO + w
+                valid = (q < HO * WV) & (w < WO)
+        else:
+            R: gl.constexpr = BLOCK_M // BW
+            TILES_W: gl.constexpr = (WO + BW - 1) // BW
+            TILES_H: gl.constexpr = (HO + R - 1) // R
+            tw = pid % TILES_W
+            t = pid // TILES_W
+            th = t % TILES_H
+            plane = t // TILES_H
+            oh = th * R + idx // BW
+            w = tw * BW + idx % BW
+            xq = gl.minimum(oh, HO - 1) * (STR_H * SXH) + w * STR_W
+            load_ok = w < WO
+            ypos = oh * WO + w
+            valid = (oh < HO) & (w < WO)
+        img = plane // DO
+        od = plane - img * DO
+        return img, od * (STR_D * SXD) + xq, load_ok, od * (HO * WO) + ypos, valid
+
+    @gluon.jit
+    def _conv3d_wgmma_kernel(
+        xw_ptr,
+        wb_ptr,
+        b_ptr,
+        y_ptr,
+        C_OUT: gl.constexpr,
+        KPAD: gl.constexpr,
+        KD: gl.constexpr,
+        KH: gl.constexpr,
+        KW: gl.constexpr,
+        KWP: gl.constexpr,
+        RT: gl.constexpr,
+        DIL_D: gl.constexpr,
+        DIL_H: gl.constexpr,
+        DIL_W: gl.constexpr,
+        SXC: gl.constexpr,
+        SXN: gl.constexpr,
+        SXD: gl.constexpr,
+        SXH: gl.constexpr,
+        W: gl.constexpr,
+        DO: gl.constexpr,
+        HO: gl.constexpr,
+        WO: gl.constexpr,
+        STR_D: gl.constexpr,
+        STR_H: gl.constexpr,
+        STR_W: gl.constexpr,
+        AUTO_BW: gl.constexpr,
+        HAS_BIAS: gl.constexpr,
+        BLOCK_M: gl.constexpr,
+        BLOCK_N: gl.constexpr,
+        BLOCK_K: gl.constexpr,
+        ROW_W: gl.constexpr,
+        WG_WAIT: gl.constexpr,
+        NUM_WARPS: gl.constexpr,
+    ):
+        MMA: gl.constexpr = gl.NVMMADistributedLayout(
+            version=[3, 0], warps_per_cta=[NUM_WARPS, 1], instr_shape=[16, BLOCK_N, 16]
+        )
+        A_L: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=MMA, k_width=2)
+        W_REG: gl.constexpr = gl.BlockedLayout(
+            [1, 8], [32 // (BLOCK_K // 8), BLOCK_K // 8], [NUM_WARPS, 1], [1, 0]
+        )
+        W_SH: gl.constexpr = gl.NVMMASharedLayout(
+            swizzle_byte_width=min(2 * BLOCK_K, 128), element_bitwidth=16, rank=2
+        )
+        CK: gl.constexpr = C_OUT * KPAD
+        W_HI: gl.constexpr = 8 * CK  # the bf16 regions of _pack_weight, as the kernel above
+        W_LO: gl.constexpr = 9 * CK
+        STEPS: gl.constexpr = (RT * KWP + BLOCK_K - 1) // BLOCK_K
+        BW: gl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
+        pid = gl.program_id(0)
+        pid_n = gl.program_id(1)
+
+        # The packed weight (heads and tails), one [BLOCK_N, BLOCK_K] tile per K step, copied
+        # into shared memory once; every step's wgmma reads its B operand there.
+        wbuf = gl.allocate_shared_memory(gl.bfloat16, [2 * STEPS, BLOCK_N, BLOCK_K], W_SH)
+        # pid_n goes into the base pointers, so each element's offset stays a constant
+        wn = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(1, W_REG))
+        wk = gl.arange(0, BLOCK_K, layout=gl.SliceLayout(0, W_REG))
+        w_offs = wn[:, None] * KPAD + wk[None, :]
+        # where BLOCK_N divides C_OUT the channel masks are constants (ptxas: 255 registers with
+        # them, against 127, at 128x64x32 on L1/66)
+        N_EVEN: gl.constexpr = C_OUT % BLOCK_N == 0
+        if N_EVEN:
+            w_ok = (wn < BLOCK_N)[:, None]
+        else:
+            w_ok = (pid_n * BLOCK_N + wn < C_OUT)[:, None]
+        w_tile = wb_ptr + pid_n * (BLOCK_N * KPAD)
+        for s in gl.static_range(STEPS):
+            k0 = s * BLOCK_K
+            wbuf.index(2 * s).store(gl.load(w_tile + (W_HI + k0) + w_offs, mask=w_ok, other=0.0))
+            wbuf.index(2 * s + 1).store(
+                gl.load(w_tile + (W_LO + k0) + w_offs, mask=w_ok, other=0.0)
+            )
+        fence_async_shared()
+        gl.thread_barrier()
+
+        img, xoff, load_ok, _, _ = _g_tile_positions(
+            pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, gl.SliceLayout(1, A_L)
+        )
+        # One pointer per fragment row: a tap's offset is then a constant (an immediate of the
+        # load) wherever its row tap is uniform across the fragment's columns.
+        x_rows = xw_ptr + img.to(gl.int64) * SXN + xoff
+        acc = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, layout=MMA)
+        for s in gl.static_range(STEPS):
+            kk = s * BLOCK_K + gl.arange(0, BLOCK_K, layout=gl.SliceLayout(0, A_L))
+            kw = kk % KWP
+            dk = _g_row_offset(kk // KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H) + kw * DIL_W
+            # columns kw >= KW meet zero weights; masked (not clamped) so the offsets stay simple
+            # and a non-finite x there cannot make 0 * inf
+            ok = load_ok[:, None] & (kw < KW)[None, :]
+            xw = gl.load(x_rows[:, None] + dk[None, :], mask=ok, other=0)
+            xh = xw.to(gl.int16).to(gl.bfloat16, bitcast=True)
+            xl = (xw >> 16).to(gl.int16).to(gl.bfloat16, bitcast=True)
+            bh = wbuf.index(2 * s).permute((1, 0))
+            bl = wbuf.index(2 * s + 1).permute((1, 0))
+            acc = warpgroup_mma(xh, bh, acc, is_async=True)
+            acc = warpgroup_mma(xh, bl, acc, is_async=True)
+            acc = warpgroup_mma(xl, bh, acc, is_async=True)
+            acc, xh, xl = warpgroup_mma_wait(num_outstanding=WG_WAIT, deps=[acc, xh, xl])
+        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+
+        cn = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, MMA))
+        if N_EVEN:
+            co_ok = cn < BLOCK_N
+        else:
+            co_ok = pid_n * BLOCK_N + cn < C_OUT
+        if HAS_BIAS:
+            acc = acc + gl.load(b_ptr + pid_n * BLOCK_N + cn, mask=co_ok, other=0.0)[None, :]
+        _, _, _, yoff, valid = _g_tile_positions(
+            pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, gl.SliceLayout(1, MMA)
+        )
+        S: gl.constexpr = DO * HO * WO
+        y_img = y_ptr + img.to(gl.int64) * (C_OUT * S) + pid_n * (BLOCK_N * S)
+        # stored from the accumulator's own layout: each store of a warp fills whole 32-byte
+        # sectors (8 consecutive points of 4 channels), with no layout conversion
+        y_ptrs = y_img + (yoff[:, None] + cn[None, :] * S)
+        gl.store(y_ptrs, acc, mask=valid[:, None] & co_ok[None, :])
 
 
 # --- host side ---------------------------------------------------------------------------------
@@ -534,11 +757,27 @@ class _Launcher:
         return compiled
 
 
+def _wgmma_fits(device, rt, kw):
+    """Whether bf16x3g runs its Gluon kernel here: Gluon, a Hopper GPU, tiles wgmma takes, and
+    the packed weight within _WGMMA_SHARED; elsewhere bf16x3g is bf16x3p."""
+    if gluon is None or device.type != "cuda" or torch.cuda.get_device_capability(device)[0] != 9:
+        return False
+    steps = triton.cdiv(rt * triton.next_power_of_2(kw), BLOCK_K)
+    return (
+        NUM_WARPS in (4, 8)
+        and BLOCK_M % (16 * NUM_WARPS) == 0
+        and BLOCK_M // NUM_WARPS >= 16
+        and BLOCK_K in (16, 32, 64)
+        and BLOCK_N in (16, 32, 64, 128)
+        and 2 * steps * BLOCK_N * BLOCK_K * 2 <= _WGMMA_SHARED
+    )
+
+
 def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, WG_WAIT)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -560,6 +799,8 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     # at kw = 1 nothing is padded, and where K is one step the offsets become constants, with
     # no table load before the gathers: L1/59 -4.6 % KB on the H200, 2026-12-02c).
     taps_rows = TAPS == "rows" or (TAPS == "auto" and (kw >= 5 or kw == 1))
+    wgmma = PRECISION == "bf16x3g" and _wgmma_fits(device, c_in * kd * kh, kw)
+    taps_rows = taps_rows or wgmma  # the Gluon kernel has row taps only
     if PRECISION == "bf16x3j" and not taps_rows and BLOCK_K == 16 and BLOCK_M // NUM_WARPS >= 32:
         # Measured on the H200 (Triton 3.6, 2026-12-02): every such config gave garbage on L1/54
         # and L1/59 (16 rows per warp, BLOCK_K=32 or row taps were right; the interpreter is right).
@@ -569,7 +810,11 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         )
     kwp = triton.next_power_of_2(kw) if taps_rows else kw
     sxn = c_in * d * h * w
-    if c_out * do * ho * wo >= 2**31 or sxn >= 2**31 or (PRECISION in ("bf16x3s", "bf16x3c") and sxn >= 2**30):
+    if (
+        c_out * do * ho * wo >= 2**31
+        or sxn >= 2**31
+        or (PRECISION in ("bf16x3s", "bf16x3c") and sxn >= 2**30)
+    ):
         raise ValueError("conv3d_fast3: one image of x or of y has 2**31 elements or more")
     kpad = triton.cdiv(rt * kwp, _K_ALIGN) * _K_ALIGN
     unit_q = stride[1] == 1 and stride[2] == 1
@@ -590,7 +835,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         DIL_D=dilation[0], DIL_H=dilation[1], DIL_W=dilation[2],
         SXC=d * h * w, SXN=sxn, SXD=h * w, SXH=w, W=w, DO=do, HO=ho, WO=wo,
         STR_D=stride[0], STR_H=stride[1], STR_W=stride[2],
-        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION in ("bf16x3p", "bf16x3s", "bf16x3c")),
+        AUTO_BW=auto_bw, HAS_BIAS=has_bias, X_WORDS=int(PRECISION in _WORD_PRECISIONS),
         BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, ROW_W=ROW_W, precision=PRECISION,
         num_warps=NUM_WARPS, num_stages=NUM_STAGES,
     )  # fmt: skip
@@ -599,15 +844,20 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     # A function of the launched constexprs, so a forced BLOCK_M (a wrapped launch) gets its grid.
     grid = lambda meta: _grid(meta, n, do, ho * plane_w, ho, wo, auto_bw, c_out)
     launch = _Launcher("_conv3d_fast3_kernel", grid, meta)
+    if wgmma:
+        keep = ("X_WORDS", "precision", "TAPS_ROWS", "K", "num_stages", "maxnreg")
+        g_meta = {k: v for k, v in meta.items() if k not in keep}
+        g_meta.update(WG_WAIT=WG_WAIT, NUM_WARPS=NUM_WARPS)
+        launch = _Launcher("_conv3d_wgmma_kernel", grid, g_meta)
     split = None
-    if PRECISION in ("bf16x3p", "bf16x3s", "bf16x3c"):
+    if PRECISION in _WORD_PRECISIONS:
         # The split words of x: one buffer per shape, kept with the plan (no allocation per call).
         words = torch.empty((n, c_in, d, h, w), device=device, dtype=torch.int32)
         count = words.numel()
         split_meta = dict(SPLIT_BLOCK=_SPLIT_BLOCK, num_warps=4)
         split_grid = lambda meta: (triton.cdiv(count, meta["SPLIT_BLOCK"]),)
         split = (words, _Launcher("_split_x_kernel", split_grid, split_meta))
-    plan = ((n, c_out, do, ho, wo), kwp, kpad, table, launch, split)
+    plan = ((n, c_out, do, ho, wo), kwp, kpad, table, launch, split, wgmma)
     return _remember(_PLANS, key, plan)
 
 
@@ -629,7 +879,7 @@ def conv3d_fast3(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
 
 
 def _launch(x, weight, bias, stride, padding, dilation):
-    out_shape, kwp, kpad, table, launch, split = _plan(
+    out_shape, kwp, kpad, table, launch, split, wgmma = _plan(
         tuple(x.shape), tuple(weight.shape), bias is not None, stride, padding, dilation, x.device
     )
     if any(padding):
@@ -646,7 +896,10 @@ def _launch(x, weight, bias, stride, padding, dilation):
     if split is not None:
         words, split_launch = split
         split_launch(x, words, words.numel())
-    launch(x, words, wf, wb, table, b, out)
+    if wgmma:
+        launch(words, wb, b, out)
+    else:
+        launch(x, words, wf, wb, table, b, out)
     return out
 
 
