@@ -155,6 +155,16 @@ VARIANTS = [
     ("g-k16", F3, dict(PRECISION="bf16x3g", BLOCK_K=16), ALL),
     ("g-m64", F3, dict(PRECISION="bf16x3g", BLOCK_M=64), ALL),
     ("g-m256w8", F3, dict(PRECISION="bf16x3g", BLOCK_M=256, NUM_WARPS=8), ALL),
+    # call 3: a persistent grid (WG_TILES blocks per SM, the weight copied once per block) and
+    # 32-channel tiles (48 KB of weight per block on L1/60 and L1/66: 4 blocks per SM)
+    ("g-t2w3", F3, dict(PRECISION="bf16x3g", WG_WAIT=3, WG_TILES=2), ALL),
+    ("g-t2", F3, dict(PRECISION="bf16x3g", WG_TILES=2), ALL),
+    ("g-n32", F3, dict(PRECISION="bf16x3g", BLOCK_N=32), ALL),
+    ("g-n32w3", F3, dict(PRECISION="bf16x3g", BLOCK_N=32, WG_WAIT=3), ALL),
+    ("g-n32t3w3", F3, dict(PRECISION="bf16x3g", BLOCK_N=32, WG_WAIT=3, WG_TILES=3), ALL),
+    ("g-n32t4", F3, dict(PRECISION="bf16x3g", BLOCK_N=32, WG_TILES=4), ALL),
+    ("g-m64w3", F3, dict(PRECISION="bf16x3g", BLOCK_M=64, WG_WAIT=3), ALL),
+    ("g-m64t4w3", F3, dict(PRECISION="bf16x3g", BLOCK_M=64, WG_WAIT=3, WG_TILES=4), ALL),
 ]
 
 

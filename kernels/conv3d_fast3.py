@@ -72,6 +72,7 @@ TAPS = "auto"
 FAST_LAUNCH = 1
 MAXNREG = 0  # > 0: ptxas register cap per thread (Triton's maxnreg), for more blocks per SM
 WG_WAIT = 0  # bf16x3g: wgmma groups left in flight at each K step's end (0: wait for all)
+WG_TILES = 0  # bf16x3g: > 0: a persistent grid of this many blocks per SM, each looping over tiles
 
 # K is padded to a multiple of this in the packed weight, so any BLOCK_K dividing it reads in
 # bounds and the weight rows stay 16-byte aligned.
@@ -544,6 +545,7 @@ if gluon is not None:
         BLOCK_K: gl.constexpr,
         ROW_W: gl.constexpr,
         WG_WAIT: gl.constexpr,
+        TILES: gl.constexpr,
         NUM_WARPS: gl.constexpr,
     ):
         MMA: gl.constexpr = gl.NVMMADistributedLayout(
@@ -574,7 +576,7 @@ if gluon is not None:
         # where BLOCK_N divides C_OUT the channel masks are constants (ptxas: 255 registers with
         # them, against 127, at 128x64x32 on L1/66)
         N_EVEN: gl.constexpr = C_OUT % BLOCK_N == 0
-        if N_EVEN:
+        if N_EVEN:  # noqa: SIM108 - constexpr branch
             w_ok = (wn < BLOCK_N)[:, None]
         else:
             w_ok = (pid_n * BLOCK_N + wn < C_OUT)[:, None]
@@ -588,47 +590,74 @@ if gluon is not None:
         fence_async_shared()
         gl.thread_barrier()
 
-        img, xoff, load_ok, _, _ = _g_tile_positions(
-            pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, gl.SliceLayout(1, A_L)
-        )
-        # One pointer per fragment row: a tap's offset is then a constant (an immediate of the
-        # load) wherever its row tap is uniform across the fragment's columns.
-        x_rows = xw_ptr + img.to(gl.int64) * SXN + xoff
-        acc = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, layout=MMA)
-        for s in gl.static_range(STEPS):
-            kk = s * BLOCK_K + gl.arange(0, BLOCK_K, layout=gl.SliceLayout(0, A_L))
-            kw = kk % KWP
-            dk = _g_row_offset(kk // KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H) + kw * DIL_W
-            # columns kw >= KW meet zero weights; masked (not clamped) so the offsets stay simple
-            # and a non-finite x there cannot make 0 * inf
-            ok = load_ok[:, None] & (kw < KW)[None, :]
-            xw = gl.load(x_rows[:, None] + dk[None, :], mask=ok, other=0)
-            xh = xw.to(gl.int16).to(gl.bfloat16, bitcast=True)
-            xl = (xw >> 16).to(gl.int16).to(gl.bfloat16, bitcast=True)
-            bh = wbuf.index(2 * s).permute((1, 0))
-            bl = wbuf.index(2 * s + 1).permute((1, 0))
-            acc = warpgroup_mma(xh, bh, acc, is_async=True)
-            acc = warpgroup_mma(xh, bl, acc, is_async=True)
-            acc = warpgroup_mma(xl, bh, acc, is_async=True)
-            acc, xh, xl = warpgroup_mma_wait(num_outstanding=WG_WAIT, deps=[acc, xh, xl])
-        acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
+        # TILES > 0: a persistent grid, each block (its weight copied once) looping over tiles
+        step = gl.num_programs(0) if TILES > 0 else 1
+        for tile in range(pid, TILES if TILES > 0 else pid + 1, step):
+            img, xoff, load_ok, _, _ = _g_tile_positions(
+                tile,
+                DO,
+                HO,
+                WO,
+                W,
+                SXD,
+                SXH,
+                STR_D,
+                STR_H,
+                STR_W,
+                BW,
+                BLOCK_M,
+                gl.SliceLayout(1, A_L),
+            )
+            # One pointer per fragment row: a tap's offset is then a constant (an immediate of the
+            # load) wherever its row tap is uniform across the fragment's columns.
+            x_rows = xw_ptr + img.to(gl.int64) * SXN + xoff
+            acc = gl.zeros([BLOCK_M, BLOCK_N], gl.float32, layout=MMA)
+            for s in gl.static_range(STEPS):
+                kk = s * BLOCK_K + gl.arange(0, BLOCK_K, layout=gl.SliceLayout(0, A_L))
+                kw = kk % KWP
+                dk = _g_row_offset(kk // KWP, RT, KD, KH, SXC, SXD, SXH, DIL_D, DIL_H) + kw * DIL_W
+                # columns kw >= KW meet zero weights; masked (not clamped) so the offsets stay simple
+                # and a non-finite x there cannot make 0 * inf
+                ok = load_ok[:, None] & (kw < KW)[None, :]
+                xw = gl.load(x_rows[:, None] + dk[None, :], mask=ok, other=0)
+                xh = xw.to(gl.int16).to(gl.bfloat16, bitcast=True)
+                xl = (xw >> 16).to(gl.int16).to(gl.bfloat16, bitcast=True)
+                bh = wbuf.index(2 * s).permute((1, 0))
+                bl = wbuf.index(2 * s + 1).permute((1, 0))
+                acc = warpgroup_mma(xh, bh, acc, is_async=True)
+                acc = warpgroup_mma(xh, bl, acc, is_async=True)
+                acc = warpgroup_mma(xl, bh, acc, is_async=True)
+                acc, xh, xl = warpgroup_mma_wait(num_outstanding=WG_WAIT, deps=[acc, xh, xl])
+            acc = warpgroup_mma_wait(num_outstanding=0, deps=[acc])
 
-        cn = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, MMA))
-        if N_EVEN:
-            co_ok = cn < BLOCK_N
-        else:
-            co_ok = pid_n * BLOCK_N + cn < C_OUT
-        if HAS_BIAS:
-            acc = acc + gl.load(b_ptr + pid_n * BLOCK_N + cn, mask=co_ok, other=0.0)[None, :]
-        _, _, _, yoff, valid = _g_tile_positions(
-            pid, DO, HO, WO, W, SXD, SXH, STR_D, STR_H, STR_W, BW, BLOCK_M, gl.SliceLayout(1, MMA)
-        )
-        S: gl.constexpr = DO * HO * WO
-        y_img = y_ptr + img.to(gl.int64) * (C_OUT * S) + pid_n * (BLOCK_N * S)
-        # stored from the accumulator's own layout: each store of a warp fills whole 32-byte
-        # sectors (8 consecutive points of 4 channels), with no layout conversion
-        y_ptrs = y_img + (yoff[:, None] + cn[None, :] * S)
-        gl.store(y_ptrs, acc, mask=valid[:, None] & co_ok[None, :])
+            cn = gl.arange(0, BLOCK_N, layout=gl.SliceLayout(0, MMA))
+            if N_EVEN:  # noqa: SIM108 - constexpr branch
+                co_ok = cn < BLOCK_N
+            else:
+                co_ok = pid_n * BLOCK_N + cn < C_OUT
+            if HAS_BIAS:
+                acc = acc + gl.load(b_ptr + pid_n * BLOCK_N + cn, mask=co_ok, other=0.0)[None, :]
+            _, _, _, yoff, valid = _g_tile_positions(
+                tile,
+                DO,
+                HO,
+                WO,
+                W,
+                SXD,
+                SXH,
+                STR_D,
+                STR_H,
+                STR_W,
+                BW,
+                BLOCK_M,
+                gl.SliceLayout(1, MMA),
+            )
+            S: gl.constexpr = DO * HO * WO
+            y_img = y_ptr + img.to(gl.int64) * (C_OUT * S) + pid_n * (BLOCK_N * S)
+            # stored from the accumulator's own layout: each store of a warp fills whole 32-byte
+            # sectors (8 consecutive points of 4 channels), with no layout conversion
+            y_ptrs = y_img + (yoff[:, None] + cn[None, :] * S)
+            gl.store(y_ptrs, acc, mask=valid[:, None] & co_ok[None, :])
 
 
 # --- host side ---------------------------------------------------------------------------------
@@ -777,7 +806,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     """Output shape, grid, tap table and constexprs of the launch (x contiguous after padding),
     cached per shape and device."""
     key = (xshape, wshape, has_bias, stride, padding, dilation, device, BLOCK_M, BLOCK_N, BLOCK_K, ROW_W,
-           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, WG_WAIT)  # fmt: skip
+           NUM_WARPS, NUM_STAGES, PRECISION, TAPS, FAST_LAUNCH, MAXNREG, WG_WAIT, WG_TILES)  # fmt: skip
     hit = _PLANS.get(key)
     if hit is not None:
         return hit
@@ -847,7 +876,13 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
     if wgmma:
         keep = ("X_WORDS", "precision", "TAPS_ROWS", "K", "num_stages", "maxnreg")
         g_meta = {k: v for k, v in meta.items() if k not in keep}
-        g_meta.update(WG_WAIT=WG_WAIT, NUM_WARPS=NUM_WARPS)
+        g_meta.update(WG_WAIT=WG_WAIT, TILES=0, NUM_WARPS=NUM_WARPS)
+        if WG_TILES > 0:
+            tiles = grid(meta)[0]
+            g_meta["TILES"] = tiles
+            sms = torch.cuda.get_device_properties(device).multi_processor_count
+            blocks = min(tiles, sms * WG_TILES)
+            grid = lambda meta: (blocks, triton.cdiv(c_out, meta["BLOCK_N"]))
         launch = _Launcher("_conv3d_wgmma_kernel", grid, g_meta)
     split = None
     if PRECISION in _WORD_PRECISIONS:
