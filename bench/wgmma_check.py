@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ spec = importlib.util.spec_from_file_location("conv3d_fast3", ROOT / "kernels" /
 cf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cf)
 cf.PRECISION = "bf16x3g"
+cf.WG_TILES = int(os.environ.get("WG_TILES", "0"))  # a persistent grid, blocks per SM
+cf.BLOCK_N = int(os.environ.get("BLOCK_N", "64"))
 CASES = [
     # name, N, Ci, Co, kernel, (D, H, W), stride, padding, dilation, bias
     ("k357_rows", 2, 3, 64, (3, 5, 7), (6, 20, 40), 1, 0, 1, False),
@@ -42,11 +45,13 @@ for name, n, ci, co, ks, dhw, st, pd, dil, bias in CASES:
     with torch.no_grad():
         y = m(x)
     b = None if m.bias is None else m.bias.double()
-    ref = F.conv3d(x.double(), m.weight.double(), b, stride=m.stride, padding=m.padding, dilation=m.dilation)
+    ref = F.conv3d(
+        x.double(), m.weight.double(), b, stride=m.stride, padding=m.padding, dilation=m.dilation
+    )
     plan = next(iter(cf._PLANS.values())) if len(cf._PLANS) == 1 else list(cf._PLANS.values())[-1]
     results[name] = dict(
         kernel=plan[4].name,
-        max_abs=float((y.double() - ref).abs().max()),
+        max_abs=float((y.double() - ref).abs().max().detach()),
         ok=bool(torch.allclose(y.double(), ref, atol=1e-4, rtol=1e-4)),
     )
 # inf and NaN in x propagate as in a float64 conv
@@ -68,8 +73,13 @@ results["nonfinite"] = dict(
 )
 for k, v in results.items():
     print(f"{k:18s} {v}", file=sys.stderr)
-line = json.dumps(dict(gpu=torch.cuda.get_device_name(), results=results))
+line = json.dumps(
+    dict(
+        gpu=torch.cuda.get_device_name(), WG_TILES=cf.WG_TILES, BLOCK_N=cf.BLOCK_N, results=results
+    )
+)
 if args.out:
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "wgmma-check.json").write_text(line + "\n")
+    tag = f"-t{cf.WG_TILES}-n{cf.BLOCK_N}"
+    (args.out / f"wgmma-check{tag}.json").write_text(line + "\n")
 print(line)
