@@ -59,6 +59,9 @@ CHILD = textwrap.dedent(
         ("bf16x3p", {"PRECISION": "bf16x3p"}, 2, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1, 1, True),
         ("bf16x3p_plane_table", {"PRECISION": "bf16x3p", "TAPS": "table"}, 1, 3, 5, (3, 3, 1),
          (4, 6, 5), (1, 2, 1), 0, (1, 1, 1), False),
+        # bf16x3g's Gluon kernel needs Hopper: here (interpreter) it runs as bf16x3p
+        ("bf16x3g_fallback", {"PRECISION": "bf16x3g"}, 1, 3, 4, (2, 3, 5), (3, 4, 9), 1, 1, 1,
+         True),
     ]
     res, seen = {}, {}
     torch.manual_seed(0)
