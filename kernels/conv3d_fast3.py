@@ -43,6 +43,7 @@ Non-finite inputs propagate as in fp32 (inf and NaN in x); a non-finite weight g
 
 import importlib.util
 import math
+import os
 
 import torch
 import torch.nn as nn
@@ -52,8 +53,16 @@ import triton.language as tl
 
 # Gluon (Triton 3.5 and later): bf16x3g's Hopper kernel; without it bf16x3g runs as bf16x3p.
 # (Found, not tried: KernelBench's static checker rejects a kernel file with try/except.)
+# Not under the interpreter either, where nothing would launch it (and its import can fail).
 gluon = None
-if importlib.util.find_spec("triton.experimental.gluon") is not None:
+_INTERPRETING = os.environ.get("TRITON_INTERPRET") == "1" or bool(
+    getattr(getattr(getattr(triton, "knobs", None), "runtime", None), "interpret", False)
+)
+if (
+    not _INTERPRETING
+    and torch.cuda.is_available()
+    and importlib.util.find_spec("triton.experimental.gluon")
+):
     from triton.experimental import gluon
     from triton.experimental.gluon import language as gl
     from triton.experimental.gluon.language.nvidia.hopper import (
