@@ -135,8 +135,9 @@ VARIANTS = [
     ("kmaj-k16-r128-s4", F3, dict(K_MAJOR=1, BLOCK_K=16, MAXNREG=128, NUM_STAGES=4), NO59),
     ("kmaj-k16", F3, dict(K_MAJOR=1, BLOCK_K=16), NO59),
     ("kmaj-k32", F3, dict(K_MAJOR=1), NO59),
-    # 2026-12-02e: bf16x3s / bf16x3c (the split words read as bf16 pairs, A left in shared
-    # memory for wgmma: no LDS of A, two dots of 2K or one of 2K x 2N)
+    # 2026-12-02e, call 1, at 8e4c740: bf16x3s / bf16x3c (the split words read as bf16 pairs, A
+    # left in shared memory for wgmma); 1.6-2x slower and taken out again, so these labels need
+    # that commit's kernel file
     ("s-k32s2", F3, dict(PRECISION="bf16x3s", NUM_STAGES=2), ALL),
     ("s-k16s3", F3, dict(PRECISION="bf16x3s", BLOCK_K=16), ALL),
     ("s-k16s4", F3, dict(PRECISION="bf16x3s", BLOCK_K=16, NUM_STAGES=4), ALL),

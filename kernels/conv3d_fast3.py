@@ -96,7 +96,7 @@ _LAUNCH_OPTIONS = ("num_warps", "num_stages", "maxnreg")
 # Elements of x per program of bf16x3p's split kernel.
 _SPLIT_BLOCK = 2048
 # Precisions that read x as split words (_split_x_kernel, once per call).
-_WORD_PRECISIONS = ("bf16x3p", "bf16x3g", "bf16x3s", "bf16x3c")
+_WORD_PRECISIONS = ("bf16x3p", "bf16x3g")
 # bf16x3g keeps the packed weight in shared memory: at most this much per block.
 _WGMMA_SHARED = 200 * 1024
 _PLANS = {}
@@ -307,8 +307,6 @@ def _conv3d_fast3_kernel(
     W_BF16_HI: tl.constexpr = 8 * CK  # [Co, KPAD] bf16 heads
     W_BF16_LO: tl.constexpr = 9 * CK  # [Co, KPAD] bf16 tails
     W_BF16_J: tl.constexpr = 10 * CK  # [Co, 2 KPAD] bf16: column 2k head of w[:, k], 2k + 1 tail
-    W_BF16_HH: tl.constexpr = 12 * CK  # [Co, 2 KPAD] bf16: columns 2k and 2k + 1 head of w[:, k]
-    W_BF16_L0: tl.constexpr = 14 * CK  # [Co, 2 KPAD] bf16: column 2k tail of w[:, k], 2k + 1 zero
     BW: tl.constexpr = ROW_W if ROW_W >= 0 else (AUTO_BW if AUTO_BW < BLOCK_M else BLOCK_M)
     pid = tl.program_id(0)
     pid_n = tl.program_id(1)
@@ -320,24 +318,10 @@ def _conv3d_fast3_kernel(
     xw_img = xw_ptr + img64 * SXN
     # bf16x3p reads the split words where the host made them; launched with another precision,
     # or as bf16x3p without them (a tool overriding the launch), it reads and splits the floats.
-    WORDS: tl.constexpr = (
-        precision == "bf16x3p"
-        or precision == "bf16x3g"
-        or precision == "bf16x3s"
-        or precision == "bf16x3c"
-    ) and X_WORDS
-    SHARED_A: tl.constexpr = precision == "bf16x3s" and X_WORDS
-    SHARED_A2: tl.constexpr = precision == "bf16x3c" and X_WORDS
-    xh_img = xw_img.to(tl.pointer_type(tl.bfloat16))
+    WORDS: tl.constexpr = (precision == "bf16x3p" or precision == "bf16x3g") and X_WORDS
     co = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     co_ok = co < C_OUT
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    if SHARED_A2:
-        c2 = tl.arange(0, 2 * BLOCK_N)
-        half = c2 // BLOCK_N
-        co2 = pid_n * BLOCK_N + c2 % BLOCK_N
-        co2_ok = co2 < C_OUT
-        acc2 = tl.zeros((BLOCK_M, 2 * BLOCK_N), dtype=tl.float32)
     if precision == "ffma":
         # One im2col column at a time: acc += x[:, k] * w[k, :] in fp32 FMAs.
         for row in range(RT):
@@ -362,33 +346,7 @@ def _conv3d_fast3_kernel(
             x_offs = xoff[:, None] + dk[None, :]
             if not WORDS:
                 xt = tl.load(x_img + x_offs, mask=load_ok[:, None], other=0.0)
-            if SHARED_A:
-                # The words seen as bf16 pairs: columns 2k, 2k + 1 of the [BLOCK_M, 2 BLOCK_K]
-                # tile are the head and tail of tap k. Loaded as is (no register op before the
-                # dot), the tile stays in shared memory and wgmma reads it there: no LDS of A.
-                dk2 = tl.reshape(tl.join(2 * dk, 2 * dk + 1), (2 * BLOCK_K,))
-                a_offs = (2 * xoff)[:, None] + dk2[None, :]
-                a_offs = tl.max_contiguous(tl.multiple_of(a_offs, [2, 2]), [1, 2])
-                k2 = 2 * k0 + tl.arange(0, 2 * BLOCK_K)
-                w2_offs = k2[:, None] + co[None, :] * (2 * KPAD)
-                whh = tl.load(wb_ptr + W_BF16_HH + w2_offs, mask=w_mask)
-                wl0 = tl.load(wb_ptr + W_BF16_L0 + w2_offs, mask=w_mask)
-                a2 = tl.load(xh_img + a_offs, mask=load_ok[:, None], other=0.0)
-                # (head, tail) x (w head, w head) + (head, tail) x (w tail, 0)
-                acc = tl.dot(a2, whh, acc)
-                acc = tl.dot(a2, wl0, acc)
-            elif SHARED_A2:
-                # bf16x3s as one dot of twice the width: columns c < BLOCK_N against (w head,
-                # w head), the rest against (w tail, 0); the halves are added after the loop.
-                dk2 = tl.reshape(tl.join(2 * dk, 2 * dk + 1), (2 * BLOCK_K,))
-                a_offs = (2 * xoff)[:, None] + dk2[None, :]
-                a_offs = tl.max_contiguous(tl.multiple_of(a_offs, [2, 2]), [1, 2])
-                k2 = 2 * k0 + tl.arange(0, 2 * BLOCK_K)
-                w2_offs = (W_BF16_HH + k2[:, None]) + (half * (2 * CK) + co2 * (2 * KPAD))[None, :]
-                w2 = tl.load(wb_ptr + w2_offs, mask=co2_ok[None, :])
-                a2 = tl.load(xh_img + a_offs, mask=load_ok[:, None], other=0.0)
-                acc2 = tl.dot(a2, w2, acc2)
-            elif WORDS:
+            if WORDS:
                 # x was split once per call (_split_x_kernel): one word per element, head in the
                 # low half, tail in the high half. The weights are loaded first: where K is one
                 # step (no loop to pipeline) their loads then issue among the gathers (sm_90 SASS)
@@ -412,7 +370,7 @@ def _conv3d_fast3_kernel(
                 xj = tl.reshape(tl.join(xl, xh), (BLOCK_M, 2 * BLOCK_K))
                 acc = tl.dot(xj, wj, acc)
                 acc = tl.dot(xh, wh, acc)
-            elif precision in ("bf16x3r", "bf16x3p", "bf16x3g", "bf16x3s", "bf16x3c"):
+            elif precision in ("bf16x3r", "bf16x3p", "bf16x3g"):
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
                 xh, xl = _split_bf16(xt)
@@ -430,8 +388,6 @@ def _conv3d_fast3_kernel(
                 wt = tl.load(wf_ptr + W_F32 + w_offs, mask=w_mask, other=0.0)
                 acc = tl.dot(xt, wt, acc, input_precision=precision)
 
-    if SHARED_A2:
-        acc = tl.sum(tl.reshape(acc2, (BLOCK_M, 2, BLOCK_N)), axis=1)
     if HAS_BIAS:
         acc = acc + tl.load(b_ptr + co, mask=co_ok, other=0.0)[None, :]
     S: tl.constexpr = DO * HO * WO
@@ -724,7 +680,7 @@ def _pack_weight(weight, kwp, kpad):
     w3 = weight.detach().float().reshape(c_out, -1, kw)
     w2 = F.pad(w3, (0, kwp - kw)).reshape(c_out, -1)
     ck = c_out * kpad
-    buf = torch.zeros(8 * ck, device=w2.device, dtype=torch.float32)
+    buf = torch.zeros(6 * ck, device=w2.device, dtype=torch.float32)
     wp = buf[:ck].view(c_out, kpad)
     wp[:, : w2.shape[1]] = w2
     hi, lo = _split_same_sign(wp, 13)
@@ -737,8 +693,6 @@ def _pack_weight(weight, kwp, kpad):
     b16[8 * ck : 9 * ck] = bhi.reshape(-1)
     b16[9 * ck : 10 * ck] = blo.reshape(-1)
     b16[10 * ck : 12 * ck] = torch.stack((bhi, blo), dim=2).reshape(-1)
-    b16[12 * ck : 14 * ck] = torch.stack((bhi, bhi), dim=2).reshape(-1)
-    b16[14 * ck : 16 * ck] = torch.stack((blo, torch.zeros_like(blo)), dim=2).reshape(-1)
     return buf, b16
 
 
@@ -850,11 +804,7 @@ def _plan(xshape, wshape, has_bias, stride, padding, dilation, device):
         )
     kwp = triton.next_power_of_2(kw) if taps_rows else kw
     sxn = c_in * d * h * w
-    if (
-        c_out * do * ho * wo >= 2**31
-        or sxn >= 2**31
-        or (PRECISION in ("bf16x3s", "bf16x3c") and sxn >= 2**30)
-    ):
+    if c_out * do * ho * wo >= 2**31 or sxn >= 2**31:
         raise ValueError("conv3d_fast3: one image of x or of y has 2**31 elements or more")
     kpad = triton.cdiv(rt * kwp, _K_ALIGN) * _K_ALIGN
     unit_q = stride[1] == 1 and stride[2] == 1
