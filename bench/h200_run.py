@@ -147,6 +147,33 @@ DATA = {
         )
         for p in ("L1/60", "L1/66")
     },  # fmt: skip
+    # 2026-12-03 (issue 16): bf16x3g's host choices, now tunables of the sweep (WG_TILES: blocks
+    # per SM of the persistent grid; WG_WAIT: wgmma groups left in flight), against the Triton
+    # kernel's precisions, on today's kernel file: the sessions the final export is made from.
+    **{
+        f"fast3h-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=128;BLOCK_N=32,64;BLOCK_K=16,32;num_warps=4;num_stages=2,3;"
+            "precision=bf16x3r,bf16x3p,bf16x3g;WG_TILES=0,2;WG_WAIT=0,3;"
+            "precision=='bf16x3g' or (WG_TILES==0 and WG_WAIT==0);"
+            "precision!='bf16x3g' or (BLOCK_K==32 and num_stages==3)",
+        )
+        for p in ("L1/54", "L1/59")
+    },  # fmt: skip
+    **{
+        f"fast3h-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=64,128,256;BLOCK_N=64;BLOCK_K=32,64;num_warps=4,8;num_stages=3;"
+            "WG_TILES=1,2,4;WG_WAIT=2,3;precision=bf16x3g,bf16x3p;"
+            "(BLOCK_M==128 and num_warps==4) or (BLOCK_K==32 and ((BLOCK_M==128 and num_warps==8)"
+            " or (BLOCK_M==64 and num_warps==4) or (BLOCK_M==256 and num_warps==8)));"
+            "precision=='bf16x3g' or (BLOCK_M==128 and BLOCK_K==32 and num_warps==4"
+            " and WG_TILES==1 and WG_WAIT==2)",
+        )
+        for p in ("L1/60", "L1/66")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -483,7 +510,7 @@ PARTS = {
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "others": part_others,
     # one sweep round of conv3d_fast3 each: the DATA entries whose names start with the part's
-    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g")},
+    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g", "fast3h")},
 }  # fmt: skip
 
 

@@ -309,3 +309,14 @@ def test_config_block_constants_bake_where_the_launch_reads_a_dict(tmp_path):
     for line in ("BLOCK_K = 16", "NUM_STAGES = 2", "NUM_WARPS = 8"):
         assert f"\n{line}\n" in text
     assert KernelFile.from_source(text, tmp_path / "f3.py").default_config(problem) == config
+
+
+def test_export_bakes_a_host_tunable_into_the_config_block(tmp_path):
+    """WG_TILES, a choice conv3d_fast3's wrapper makes on the host, lands in the exported file."""
+    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast3.py")
+    problem = parse_problem("L1/66")
+    config = kf.full_config(problem, {"precision": "bf16x3g", "WG_TILES": 2, "WG_WAIT": 3})
+    text = export_kernel(kf, config, problem, GPU)
+    for line in ('PRECISION = "bf16x3g"', "WG_TILES = 2", "WG_WAIT = 3"):
+        assert f"\n{line}" in text
+    assert KernelFile.from_source(text, tmp_path / "f3.py").default_config(problem) == config

@@ -144,3 +144,15 @@ def test_kernel_defined_precision_is_offered_and_not_flagged():
     assert "tf32x3r" in modes and "tf32x3" in modes
     report = inspect_config(kf, problem, {}, GPUS["h100"])
     assert [r for r in report.rules if r.key == "precision"] == []
+
+
+def test_a_file_with_gluon_kernels_says_what_the_compile_saw(bench_cache):
+    """conv3d_fast3's bf16x3g runs a Gluon kernel on Hopper only: the sm_90 report is of the
+    Triton kernel the file launches in its place here, and its provenance says so."""
+    kf = KernelFile.load(ROOT / "kernels" / "conv3d_fast3.py")
+    report = inspect_config(kf, L1_66, {"precision": "bf16x3g", "WG_TILES": 2}, GPUS["h200"])
+    assert report.kernel is not None and report.kernel.name == "_conv3d_fast3_kernel"
+    (note,) = [p for p in report.provenance if "Gluon" in p]
+    assert "_conv3d_wgmma_kernel" in note and "only a GPU measurement" in note
+    plain = inspect_config(KernelFile.load(), L1_66, ISSUE_DICT, GPUS["4090"])
+    assert not [p for p in plain.provenance if "Gluon" in p]

@@ -306,3 +306,27 @@ def test_force_config_sets_the_config_block_while_it_is_active() -> None:
     with force_config(module, {"precision": "bf16x3p", "BLOCK_M": 64, "num_warps": 8}):
         assert (module.PRECISION, module.BLOCK_M, module.NUM_WARPS) == ("bf16x3p", 64, 8)
     assert before == (module.PRECISION, module.BLOCK_M, module.NUM_WARPS)
+
+
+def test_config_block_choices_are_host_tunables_a_config_sets() -> None:
+    """conv3d_fast3's config block holds choices its wrapper makes on the host (ROW_W, TAPS,
+    WG_TILES): each is a tunable of kind "host" at the file's value, a config sets it by name,
+    and the launch gets what the wrapper makes of it."""
+    kf = KernelFile.load(BUILTIN_KERNEL.parent / "conv3d_fast3.py")
+    tunables = {t.name: t for t in kf.tunables(L1_66)}
+    host = [name for name, t in tunables.items() if t.kind == "host"]
+    assert host == ["ROW_W", "TAPS", "FAST_LAUNCH", "MAXNREG", "WG_WAIT", "WG_TILES"]
+    assert tunables["WG_TILES"].default == 0 and tunables["TAPS"].choices == ("auto",)
+    assert kf.capture_launch(L1_66).constexprs["ROW_W"] == -1
+    assert kf.capture_launch(L1_66, {"ROW_W": 0}).constexprs["ROW_W"] == 0
+    taps = {
+        v: kf.capture_launch(L1_66, {"TAPS": v}).constexprs["TAPS_ROWS"] for v in ("rows", "table")
+    }
+    assert taps == {"rows": True, "table": False}
+    module = kf.import_module("dry")
+    with kf.forcing({"WG_TILES": 2, "WG_WAIT": 3}, module):
+        assert (module.WG_TILES, module.WG_WAIT) == (2, 3)
+    assert (module.WG_TILES, module.WG_WAIT) == (0, 0)
+    # NUM_WARPS is num_warps: the block's spelling of a launch key is not a second tunable
+    with pytest.raises(ConfigError, match="unknown parameter NUM_WARPS; .* WG_WAIT, WG_TILES"):
+        kf.forcing({"NUM_WARPS": 8}, module).__enter__()

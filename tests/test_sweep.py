@@ -21,6 +21,7 @@ from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.static_check import static_problems
 from workbench.runner.local import run_trial
 from workbench.search.space import Space, default_space, parse_space
+from workbench.search.sweep import build_space
 from workbench.session.store import Session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -268,3 +269,14 @@ def test_autotune_export_lists_the_top_k_and_runs_in_the_interpreter(
     ]  # fastest first
     result = run_trial(exported, problem, {}, gpu=gpu, mode="interpreter")
     assert result.correct, result.message
+
+
+def test_host_tunables_enter_the_space_only_where_named() -> None:
+    """conv3d_fast3's config-block choices stay at the file's value unless --space names them."""
+    kf = KernelFile.load(Path(__file__).resolve().parents[1] / "kernels" / "conv3d_fast3.py")
+    problem = parse_problem("L1/66")
+    assert "WG_TILES" not in build_space(kf, problem, None).values
+    space = build_space(kf, problem, "WG_TILES=0,2;BLOCK_M=128;num_warps=4")
+    assert space.values["WG_TILES"] == (0, 2) and space.values["BLOCK_M"] == (128,)
+    with pytest.raises(SpaceError, match="WG_TILE is not a tunable"):
+        build_space(kf, problem, "WG_TILE=2")

@@ -98,9 +98,9 @@ def _launches(tree: ast.Module, kernels: set[str]) -> list[ast.Call]:
     return sorted(out, key=lambda n: (n.lineno, n.col_offset))
 
 
-def _module_constants(tree: ast.Module) -> dict[str, ast.Constant]:
-    """Module-level `NAME = <literal>` assignments (the config block among them)."""
-    out: dict[str, ast.Constant] = {}
+def _module_constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module-level `NAME = <literal>` assignments (the config block among them; `-1` too)."""
+    out: dict[str, ast.expr] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
@@ -108,7 +108,12 @@ def _module_constants(tree: ast.Module) -> dict[str, ast.Constant]:
             target, value = node.target, node.value
         else:
             continue
-        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+        negative = (
+            isinstance(value, ast.UnaryOp)
+            and isinstance(value.op, ast.USub)
+            and isinstance(value.operand, ast.Constant)
+        )
+        if isinstance(target, ast.Name) and (isinstance(value, ast.Constant) or negative):
             out[target.id] = value
     return out
 

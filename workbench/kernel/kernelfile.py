@@ -51,7 +51,12 @@ from workbench.kernel.launch import (
     patched_run,
     recorder,
 )
-from workbench.kernel.source_facts import declared_precisions, hard_coded_precision, is_jit
+from workbench.kernel.source_facts import (
+    config_block,
+    declared_precisions,
+    hard_coded_precision,
+    is_jit,
+)
 
 MODES = ("gpu", "interpreter", "dry")
 
@@ -68,7 +73,7 @@ class Tunable(Record):
     name: str
     default: int | str
     choices: tuple[int | str, ...]
-    kind: str  # "constexpr" | "launch" | "autotune"
+    kind: str  # "constexpr" | "launch" | "autotune" | "host" (a config-block constant)
 
 
 # --- the kernel file --------------------------------------------------------------------------
@@ -81,6 +86,7 @@ class KernelFile:
         self.code_path = code_path or path  # the file Python and Triton read the code from
         self.sha256 = hashlib.sha256(source.encode()).hexdigest()
         self.name = path.stem
+        self.config_block = config_block(source)  # the wrapper's own config constants
         self._modules: weakref.WeakSet = weakref.WeakSet()
         self._captures: dict[tuple[Any, ...], Launch] = {}
         self._helpers: dict[tuple[Any, ...], list[Launch] | WorkbenchError] = {}
@@ -195,7 +201,7 @@ class KernelFile:
             raise RuntimeError("forcing() needs a module: call import_module() first")
         with contextlib.ExitStack() as stack:
             for mod in modules:
-                stack.enter_context(force_config(mod, config))
+                stack.enter_context(force_config(mod, config, self.config_block))
             yield
 
     device_redirect = staticmethod(device_redirect)
@@ -272,7 +278,7 @@ class KernelFile:
                 if id(base) not in done:
                     done.add(id(base))
                     stack.enter_context(patched_run(base, recorder(base, obj, launches)))
-            stack.enter_context(force_config(module, config or {}))
+            stack.enter_context(force_config(module, config or {}, self.config_block))
             try:
                 self._run_forward(module, problem, calls, between=between)
             except WorkbenchError as err:
@@ -376,6 +382,12 @@ class KernelFile:
                 "num_stages", launch.num_stages, _with(STAGE_CHOICES, launch.num_stages), "launch"
             )
         )
+        # The rest of the config block: choices the wrapper makes on the host (WG_TILES, TAPS),
+        # set by name; only the file's value is known to be valid, so that is the only choice.
+        covered = {t.name.upper() for t in out}
+        for name, value in self.config_block.items():
+            if name.upper() not in covered:
+                out.append(Tunable(name, value, (value,), "host"))
         return out
 
     def untunable(self, problem: Problem) -> dict[str, str]:

@@ -22,7 +22,7 @@ import inspect
 import math
 import re
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,9 +304,18 @@ def _pinned(tuner: Any, overrides: Config) -> Iterator[None]:
         tuner.cache.update(cache)
 
 
-def check_config_keys(module: types.ModuleType, config: Config) -> None:
-    """ConfigError for a key no kernel of the module takes."""
-    known: set[str] = set(LAUNCH_KEYS)
+def host_only(module: types.ModuleType, host: Collection[str]) -> list[str]:
+    """The config-block names no kernel tunable covers (NUM_WARPS is num_warps, BLOCK_M is
+    BLOCK_M), in the block's order: those a config names as they are written in the block."""
+    covered = {name.upper() for name in static_tunables(module)}
+    return [name for name in host if name.upper() not in covered]
+
+
+def check_config_keys(module: types.ModuleType, config: Config, host: Collection[str] = ()) -> None:
+    """ConfigError for a key no kernel of the module takes (`host`: the file's config-block
+    keys, which the wrapper reads on the host)."""
+    hosted = host_only(module, host)
+    known: set[str] = {*LAUNCH_KEYS, *hosted}
     constexprs: set[str] = set()
     runtime: set[str] = set()
     for obj in module_kernels(module).values():
@@ -314,7 +323,8 @@ def check_config_keys(module: types.ModuleType, config: Config) -> None:
         known.update(_autotune_keys(obj))
         constexprs.update(_constexpr_names(base))
         runtime.update(set(_param_names(base)) - set(_constexpr_names(base)))
-    tunables = ", ".join(static_tunables(module))
+    listed = static_tunables(module)
+    tunables = ", ".join([*listed, *hosted])
     for key in config:
         if key in known or key in constexprs:
             continue
@@ -350,11 +360,18 @@ def _config_block(module: types.ModuleType, config: Config) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def force_config(module: types.ModuleType, config: Config) -> Iterator[None]:
-    """While active, every launch of `module`'s kernels uses `config` (see module docstring)."""
+def force_config(
+    module: types.ModuleType, config: Config, host: Collection[str] = ()
+) -> Iterator[None]:
+    """While active, every launch of `module`'s kernels uses `config` (see module docstring).
+
+    `host`: config-block keys that only the wrapper reads (WG_TILES, TAPS): they set the module
+    constant and are never forced into a launch, where a same-named constexpr (ROW_W) holds the
+    value the wrapper resolved from them."""
     config = dict(config)
     validate(config)
-    check_config_keys(module, config)
+    check_config_keys(module, config, host)
+    hosted = set(host_only(module, host))
     with contextlib.ExitStack() as stack:
         stack.enter_context(_config_block(module, config))
         patched: set[int] = set()
@@ -367,7 +384,11 @@ def force_config(module: types.ModuleType, config: Config) -> Iterator[None]:
                 continue
             patched.add(id(base))
             tuned = set(_autotune_keys(obj))
-            overrides = {k: v for k, v in config.items() if k not in tuned or not tuners}
+            overrides = {
+                k: v
+                for k, v in config.items()
+                if (k not in tuned or not tuners) and k not in hosted
+            }
             if tuners:  # launch keys travel in the pinned triton.Config
                 overrides = {k: v for k, v in overrides.items() if k not in LAUNCH_KEYS}
             if overrides:

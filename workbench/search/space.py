@@ -9,6 +9,8 @@ By default the space follows the user's own stage rules: BLOCK_* powers of two, 
 {32, 64, 128, 256} and K in {16, 32, 64} (multiples of 16 and 8, as tensor cores want),
 num_warps in {2, 4, 8, 16}, num_stages in {2, 3, 4}, and the precision modes the kernel offers
 that pass KernelBench's 1e-4 check (plain tf32 does not; it is left out unless asked for).
+A kernel file's own config-block choices (conv3d_fast3's WG_TILES, TAPS) enter the space only
+where `--space` names them; elsewhere the file's value holds.
 """
 
 from __future__ import annotations
@@ -233,6 +235,8 @@ def default_space(tunables: list[Any], precision_modes: tuple[str, ...] = ()) ->
                     notes.append(
                         f"precision={mode} left out: {PRECISION_NOTES[mode]} (add it with --space)"
                     )
+        elif getattr(t, "kind", "") == "host":  # a wrapper's choice: in the space when named
+            continue
         elif is_block_key(name) or "TILE" in name.upper():
             upper = name.upper()
             k_like = upper.endswith(("_K", "_R"))

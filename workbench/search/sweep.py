@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.analysis.model import Calibration, predict_trial
+from workbench.analysis.report import gluon_note
 from workbench.core.config import Config, check_rules, config_key, short_config
 from workbench.core.errors import SpaceError, UsageError
 from workbench.core.gpus import GPU
@@ -240,6 +241,7 @@ class Sweep:
         self._gpu_s = 0.0
         self._lock = threading.Lock()  # results of parallel compiles arrive on several threads
         self.notes: list[str] = list(self.space.notes)
+        self.notes += [gluon_note(kf)] if gluon_note(kf) else []
 
     # --- the session block ----------------------------------------------------------------
     def _block(self) -> tuple[int, bool]:
@@ -281,7 +283,16 @@ class Sweep:
 
     # --- stage 1 ----------------------------------------------------------------------------
     def compile_all(self) -> list[Candidate]:
-        configs = [self.kf.full_config(self.problem, c) for c in self.space.configs()]
+        # Config-block choices the space does not name stay at the file's value, unwritten.
+        unnamed = {
+            t.name
+            for t in self.kf.tunables(self.problem)
+            if t.kind == "host" and t.name not in self.space.values
+        }
+        configs = [
+            {k: v for k, v in self.kf.full_config(self.problem, c).items() if k not in unnamed}
+            for c in self.space.configs()
+        ]
         done = {  # a cancelled trial (recorded by an older version) is compiled again
             config_key(t.config): t
             for t in self._mine()
