@@ -305,3 +305,17 @@ async def test_resumed_h100_session_says_where_times_came_from(tmp_path: Path) -
         assert "measured on NVIDIA H100" in compare
         chart = pane_text(s.query_one("#time-chart", Static))
         assert "time per trial (ms, measured" in chart and f"#{trials[-1].id}" in chart
+
+
+async def test_config_block_choices_are_fields_of_their_own() -> None:
+    """conv3d_fast3's host choices (WG_TILES, TAPS) are fields typed like any other, and the
+    config follows them."""
+    app = tui(ROOT / "kernels" / "conv3d_fast3.py")
+    async with app.run_test(size=SIZE) as pilot:
+        s = await opened(pilot)
+        assert s.config["WG_TILES"] == 0 and s.config["TAPS"] == "auto"
+        assert isinstance(s.query_one("#param-TAPS"), Input)  # a word only the file knows: typed
+        await set_field(pilot, "WG_TILES", "2")
+        await set_field(pilot, "TAPS", "rows")
+        await wait_for(pilot, lambda: s.config.get("WG_TILES") == 2, 10, "WG_TILES=2")
+        assert s.config["TAPS"] == "rows"

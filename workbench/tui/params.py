@@ -1,6 +1,7 @@
 """Parameters pane: one field per tunable, checked as typed, stepped with `[` and `]`.
 
-Numbers are Inputs, words (precision) Selects. Checking is the core's `check_rules` plus the
+Numbers are Inputs, words (precision) Selects; a config-block word (TAPS) is an Input, since only
+the file's value is known. Checking is the core's `check_rules` plus the
 shared-memory estimate (workbench.analysis.estimate) for the tile; the pane shows the verdicts
 under each field and tells the screen the config through `ParamsChanged`. Inside a field the
 footer shows the field's own keys: Enter runs, `[`/`]` step through the allowed values, Esc
@@ -140,7 +141,8 @@ class ParamsPane(VerticalScroll, can_focus=False):
         for t in tunables:
             value = config.get(t.name, t.default)
             choices = list(t.choices or [])
-            if isinstance(t.default, str) and choices:
+            # A host tunable's only known value is the file's: a word is typed, not picked.
+            if isinstance(t.default, str) and choices and t.kind != "host":
                 field: Widget = ParamSelect(
                     t,
                     [(str(c), c) for c in choices],
