@@ -174,6 +174,16 @@ DATA = {
         )
         for p in ("L1/60", "L1/66")
     },  # fmt: skip
+    # 2026-12-03, call 3: bf16x3r again on L1/54 and L1/59 (it failed to compile on the H200's
+    # Triton 3.6 in fast3h: `in` a tuple in the kernel, fixed), against fast3h's bf16x3p winners.
+    **{
+        f"fast3i-{p.lower().replace('/', '-')}": (
+            "kernels/conv3d_fast3.py",
+            p,
+            "BLOCK_M=128;BLOCK_N=64;BLOCK_K=16,32;num_warps=4;num_stages=2,3;precision=bf16x3r,bf16x3p",
+        )
+        for p in ("L1/54", "L1/59")
+    },  # fmt: skip
     "fast2-l1-66": (
         "kernels/conv3d_fast2.py",
         "L1/66",
@@ -510,7 +520,7 @@ PARTS = {
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "others": part_others,
     # one sweep round of conv3d_fast3 each: the DATA entries whose names start with the part's
-    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g", "fast3h")},
+    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g", "fast3h", "fast3i")},
 }  # fmt: skip
 
 

@@ -370,7 +370,9 @@ def _conv3d_fast3_kernel(
                 xj = tl.reshape(tl.join(xl, xh), (BLOCK_M, 2 * BLOCK_K))
                 acc = tl.dot(xj, wj, acc)
                 acc = tl.dot(xh, wh, acc)
-            elif precision in ("bf16x3r", "bf16x3p", "bf16x3g"):
+            # Three == tests, not `in` a tuple: Triton 3.6 fails on `in` here (AttributeError: 'str'
+            # object has no attribute 'type'; measured on the H200), Triton 3.9 accepts it.
+            elif precision == "bf16x3r" or precision == "bf16x3p" or precision == "bf16x3g":
                 wh = tl.load(wb_ptr + W_BF16_HI + w_offs, mask=w_mask)
                 wl = tl.load(wb_ptr + W_BF16_LO + w_offs, mask=w_mask)
                 xh, xl = _split_bf16(xt)

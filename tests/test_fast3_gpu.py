@@ -1,4 +1,6 @@
-"""kernels/conv3d_fast3.py's bf16x3g on a CUDA GPU, against float64 conv3d at KernelBench's 1e-4.
+"""kernels/conv3d_fast3.py on a CUDA GPU, against float64 conv3d at KernelBench's 1e-4: bf16x3g
+on every case, and each of the Triton kernel's fp32-accurate precisions on two (the GPU's Triton
+compiles them; bf16x3r once failed to compile on Triton 3.6 where the CPU's 3.9 took it).
 
 On Hopper (sm_90) bf16x3g runs the Gluon wgmma kernel, persistent (WG_TILES > 0) or not, with
 WG_WAIT groups left in flight; elsewhere it runs the Triton kernel as bf16x3p, and the test says
@@ -33,12 +35,13 @@ CASES = [
 GRIDS = [(0, 0), (2, 3)]  # (WG_TILES, WG_WAIT): plain grid waiting for all; persistent, 3 in flight
 
 
-def _load(wg_tiles: int, wg_wait: int) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"fast3_gpu_{wg_tiles}_{wg_wait}", KERNEL)
+def _load(wg_tiles: int, wg_wait: int, precision: str = "bf16x3g") -> ModuleType:
+    name = f"fast3_gpu_{precision}_{wg_tiles}_{wg_wait}"
+    spec = importlib.util.spec_from_file_location(name, KERNEL)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.PRECISION, module.WG_TILES, module.WG_WAIT = "bf16x3g", wg_tiles, wg_wait
+    module.PRECISION, module.WG_TILES, module.WG_WAIT = precision, wg_tiles, wg_wait
     return module
 
 
@@ -80,3 +83,25 @@ def test_bf16x3g_follows_a_new_weight_version() -> None:
         y = m(x)
     ref = F.conv3d(x.double(), m.weight.double())
     assert torch.allclose(y.double(), ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["bf16x3r", "bf16x3j", "bf16x3p", "tf32x3r", "ffma"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[3]], ids=lambda c: c[0])
+def test_each_fp32_accurate_precision_compiles_and_matches_float64(
+    case: tuple, precision: str
+) -> None:
+    _name, n, ci, co, ks, dhw, stride, padding, dilation, bias = case
+    cf = _load(0, 0, precision)
+    torch.manual_seed(0)
+    m = cf.ModelNew(ci, co, ks, stride=stride, padding=padding, dilation=dilation, bias=bias)
+    m = m.cuda()
+    x = torch.rand(n, ci, *dhw, device="cuda")
+    with torch.no_grad():
+        y = m(x)
+    b = None if m.bias is None else m.bias.double()
+    ref = F.conv3d(
+        x.double(), m.weight.double(), b, stride=m.stride, padding=m.padding, dilation=m.dilation
+    )
+    (plan,) = cf._PLANS.values()
+    assert plan[4].name == "_conv3d_fast3_kernel"
+    assert torch.allclose(y.double(), ref, atol=1e-4, rtol=1e-4), float((y - ref).abs().max())
