@@ -35,9 +35,9 @@ Issue 16, built on kernels/conv3d_fast2.py (tiles laid along the input rows, doc
   table (no padding), "auto" takes rows at kw = 1 and from kw >= 5;
 - MAXNREG > 0 caps the registers per thread (Triton's maxnreg) for more blocks per SM.
 Defaults (bf16x3p, BLOCK_K=32, 3 stages) are the best single config measured on the H200 by
-KernelBench's protocol (bf16x3p wins on L1/60 and 66 and ties on L1/59; L1/54 keeps bf16x3r);
-per-problem bests are in the H200 sessions (docs/measurements/h200-2026-12-02c/fast3e-*,
-docs/performance.md round 9).
+KernelBench's protocol among the Triton kernel's precisions (round 9); per-problem bests are in
+the H200 sessions sessions/l1-*-h200-fast3h.json (bf16x3g with WG_TILES=2 on L1/60 and 66,
+bf16x3p on L1/54 and 59; docs/performance.md round 12): `conv3d-bench export` writes them.
 Non-finite inputs propagate as in fp32 (inf and NaN in x); a non-finite weight gives NaN.
 """
 
