@@ -13,7 +13,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv
 timeout 150 python3 -m pytest -q -rs -p no:cacheprovider tests/test_fast3_gpu.py 2>&1 | tee "$W/gpu-tests.txt" | tail -5
 JUDGE_SESSIONS=fast3i JUDGE_PROBLEMS=L1/54,L1/59 timeout 330 python3 bench/h200_run.py \
   --part fast3i,judge --out "$W/run" --deadline 320 2>&1 | tee "$W/run-log.txt" | tail -8
-gunzip -c docs/measurements/h200-2026-12-03/fast3h-l1-66.json.gz > "$W/run66/work/fast3h-l1-66.json"
+cp sessions/l1-66-h200-fast3h.json "$W/run66/work/fast3h-l1-66.json"
 JUDGE_SESSIONS=fast3h JUDGE_PROBLEMS=L1/66 JUDGE_SAME_CONFIG=0 timeout 120 python3 bench/h200_run.py \
   --part judge --out "$W/run66" --deadline 110 2>&1 | tee "$W/run66-log.txt" | tail -4
 tar czf "$OUT/call3.tar.gz" -C "$OUT" call3 && rm -rf "$W"

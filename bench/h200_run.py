@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -515,12 +516,14 @@ def precision_errors(deadline: float) -> dict[str, Any]:
     return out
 
 
+ROUNDS = sorted({name.split("-", 1)[0] for name in DATA if re.match(r"fast3[a-z]-", name)})
 PARTS = {
     "precision": precision_errors,
     "sweeps": part_sweeps, "grid2": part_grid2, "fast3": part_fast3, "judge": part_judge,
     "ray": part_ray, "data": part_data, "guided": part_guided, "others": part_others,
-    # one sweep round of conv3d_fast3 each: the DATA entries whose names start with the part's
-    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ("fast3b", "fast3c", "fast3d", "fast3e", "fast3f", "fast3g", "fast3h", "fast3i")},
+    # one sweep round of conv3d_fast3 each (fast3b, ..., fast3i): the DATA entries whose names
+    # start with the part's ("fast3-" is the part fast3 above)
+    **{r: (lambda deadline, r=r: part_data(deadline, r)) for r in ROUNDS},
 }  # fmt: skip
 
 

@@ -50,22 +50,29 @@ def _expected_kernel() -> str:
     return "_conv3d_wgmma_kernel" if hopper else "_conv3d_fast3_kernel"
 
 
-@pytest.mark.parametrize("grid", GRIDS, ids=lambda g: f"tiles{g[0]}-wait{g[1]}")
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
-def test_bf16x3g_matches_float64(case: tuple, grid: tuple[int, int]) -> None:
+def _run_case(cf: ModuleType, case: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The case's ModelNew run twice (the second on the cached plan and packed weight, as
+    KernelBench's timed calls run), and float64 conv3d of the same weight: (y, y again, ref)."""
     _name, n, ci, co, ks, dhw, stride, padding, dilation, bias = case
-    cf = _load(*grid)
     torch.manual_seed(0)
     m = cf.ModelNew(ci, co, ks, stride=stride, padding=padding, dilation=dilation, bias=bias)
     m = m.cuda()
     x = torch.rand(n, ci, *dhw, device="cuda")
     with torch.no_grad():
         y = m(x)
-        y2 = m(x)  # the cached plan and packed weight, as KernelBench's timed calls run
+        y2 = m(x)
     b = None if m.bias is None else m.bias.double()
     ref = F.conv3d(
         x.double(), m.weight.double(), b, stride=m.stride, padding=m.padding, dilation=m.dilation
     )
+    return y, y2, ref
+
+
+@pytest.mark.parametrize("grid", GRIDS, ids=lambda g: f"tiles{g[0]}-wait{g[1]}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
+def test_bf16x3g_matches_float64(case: tuple, grid: tuple[int, int]) -> None:
+    cf = _load(*grid)
+    y, y2, ref = _run_case(cf, case)
     (plan,) = cf._PLANS.values()
     assert plan[4].name == _expected_kernel()
     assert torch.allclose(y.double(), ref, atol=1e-4, rtol=1e-4), float((y - ref).abs().max())
@@ -90,18 +97,8 @@ def test_bf16x3g_follows_a_new_weight_version() -> None:
 def test_each_fp32_accurate_precision_compiles_and_matches_float64(
     case: tuple, precision: str
 ) -> None:
-    _name, n, ci, co, ks, dhw, stride, padding, dilation, bias = case
     cf = _load(0, 0, precision)
-    torch.manual_seed(0)
-    m = cf.ModelNew(ci, co, ks, stride=stride, padding=padding, dilation=dilation, bias=bias)
-    m = m.cuda()
-    x = torch.rand(n, ci, *dhw, device="cuda")
-    with torch.no_grad():
-        y = m(x)
-    b = None if m.bias is None else m.bias.double()
-    ref = F.conv3d(
-        x.double(), m.weight.double(), b, stride=m.stride, padding=m.padding, dilation=m.dilation
-    )
+    y, _, ref = _run_case(cf, case)
     (plan,) = cf._PLANS.values()
     assert plan[4].name == "_conv3d_fast3_kernel"
     assert torch.allclose(y.double(), ref, atol=1e-4, rtol=1e-4), float((y - ref).abs().max())

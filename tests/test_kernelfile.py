@@ -330,3 +330,8 @@ def test_config_block_choices_are_host_tunables_a_config_sets() -> None:
     # NUM_WARPS is num_warps: the block's spelling of a launch key is not a second tunable
     with pytest.raises(ConfigError, match="unknown parameter NUM_WARPS; .* WG_WAIT, WG_TILES"):
         kf.forcing({"NUM_WARPS": 8}, module).__enter__()
+    # A value of another type than the file's would be recorded and never set: refused.
+    with pytest.raises(ConfigError, match="WG_TILES='abc' must be a whole number, as the file"):
+        kf.forcing({"WG_TILES": "abc"}, module).__enter__()
+    with pytest.raises(ConfigError, match="TAPS=7 must be a word, as the file's TAPS = 'auto'"):
+        kf.capture_launch(L1_66, {"TAPS": 7})

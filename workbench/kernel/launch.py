@@ -326,6 +326,9 @@ def check_config_keys(module: types.ModuleType, config: Config, host: Collection
     listed = static_tunables(module)
     tunables = ", ".join([*listed, *hosted])
     for key in config:
+        if key in hosted:
+            _check_host_value(module, key, config[key])
+            continue
         if key in known or key in constexprs:
             continue
         if key in runtime:
@@ -334,6 +337,16 @@ def check_config_keys(module: types.ModuleType, config: Config, host: Collection
                 f" tunables are {tunables}"
             )
         raise ConfigError(f"unknown parameter {key}; this kernel's tunables are {tunables}")
+
+
+def _check_host_value(module: types.ModuleType, key: str, value: Any) -> None:
+    """A config-block key takes a value of its constant's type: `_config_block` sets nothing
+    else, so WG_TILES=abc would be recorded but never run."""
+    old = vars(module).get(key, _MISSING)
+    if old is _MISSING or type(old) is type(value):
+        return
+    kind = "a whole number" if isinstance(old, int) else "a word"
+    raise ConfigError(f"{key}={value!r} must be {kind}, as the file's {key} = {old!r} is")
 
 
 _MISSING = object()  # a module constant that is not there
