@@ -30,7 +30,6 @@ from workbench.core.records import (
 from workbench.kernel.compile import compile_for_target
 from workbench.kernel.kernelfile import KernelFile
 from workbench.kernel.launch import Launch, TensorArg
-from workbench.kernel.source_facts import gluon_kernel_names
 
 TILE_KEYS = ("BLOCK_M", "BLOCK_N", "BLOCK_K")
 MAX_GRID_X = 2**31 - 1  # CUDA's limit on gridDim.x
@@ -104,7 +103,7 @@ def report_from_compile(
             "waste: model of the implicit GEMM",
             *([f"ModelNew: {kf.adapter_note}"] if kf.adapter_note else []),
             *([helpers_note] if helpers_note else []),
-            *([gluon_note(kf)] if gluon_note(kf) else []),
+            *([note] if (note := gluon_note(kf)) else []),
         ],
     )
     # A precision the kernel writes into its dot (no config names it): the model needs it.
@@ -125,11 +124,11 @@ def gluon_note(kf: KernelFile) -> str:
     """What a compile for the target cannot see: the file's Gluon kernels (conv3d_fast3's
     bf16x3g runs one on Hopper), which launch only on their device; the dry launch compiled
     here is the Triton kernel the file runs in their place elsewhere. "" for a file without."""
-    names = gluon_kernel_names(kf.source)
-    if not names:
+    if not kf.gluon_kernels:
         return ""
+    names = ", ".join(kf.gluon_kernels)
     return (
-        f"{kf.name} also has Gluon kernels ({', '.join(names)}), which are not compiled here:"
+        f"{kf.name} also has Gluon kernels ({names}), which are not compiled here:"
         " where the file launches one on the GPU (conv3d_fast3: precision=bf16x3g on sm_90), the"
         " registers, occupancy and predicted ms are those of the Triton kernel it runs elsewhere;"
         " only a GPU measurement is the Gluon kernel's"

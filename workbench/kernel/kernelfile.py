@@ -54,6 +54,7 @@ from workbench.kernel.launch import (
 from workbench.kernel.source_facts import (
     config_block,
     declared_precisions,
+    gluon_kernel_names,
     hard_coded_precision,
     is_jit,
 )
@@ -87,6 +88,7 @@ class KernelFile:
         self.sha256 = hashlib.sha256(source.encode()).hexdigest()
         self.name = path.stem
         self.config_block = config_block(source)  # the wrapper's own config constants
+        self.gluon_kernels = gluon_kernel_names(source)  # launched on their GPU only
         self._modules: weakref.WeakSet = weakref.WeakSet()
         self._captures: dict[tuple[Any, ...], Launch] = {}
         self._helpers: dict[tuple[Any, ...], list[Launch] | WorkbenchError] = {}

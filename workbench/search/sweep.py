@@ -241,7 +241,7 @@ class Sweep:
         self._gpu_s = 0.0
         self._lock = threading.Lock()  # results of parallel compiles arrive on several threads
         self.notes: list[str] = list(self.space.notes)
-        self.notes += [gluon_note(kf)] if gluon_note(kf) else []
+        self.notes += [note] if (note := gluon_note(kf)) else []
 
     # --- the session block ----------------------------------------------------------------
     def _block(self) -> tuple[int, bool]:
